@@ -1,0 +1,82 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+let strict: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+]
+
+let package = Package(
+    name: "thermoshard",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "thermoshard", targets: ["thermoshard"]),
+        .library(name: "NNG", targets: ["NNG"]),
+        .library(name: "Control", targets: ["Control"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.0"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/x-sheep/swift-property-based.git", from: "2.0.0"),
+    ],
+    targets: [
+        // C shim over the system's libnng (Debian: libnng-dev). No pkg-config file ships, so the
+        // module map links "nng" itself.
+        .systemLibrary(name: "CNNG", path: "Sources/CNNG"),
+
+        // A reusable Swift wrapper over nng: sockets, contexts, aio bridged to async/await.
+        .target(name: "NNG", dependencies: ["CNNG"], swiftSettings: strict),
+
+        // The keyed controller: pure values and functions, no I/O.
+        .target(name: "Control", swiftSettings: strict),
+
+        // Public (ingest/commands) and cluster wire formats: bytes in, values or precise errors out.
+        .target(name: "Wire", dependencies: ["Control"], swiftSettings: strict),
+
+        // Protocol decisions as value-type state machines: membership, assignment, handoff, epochs.
+        .target(name: "Cluster", dependencies: ["Control"], swiftSettings: strict),
+
+        // Thin shells driving the state machines with nng, the clock and the disk.
+        .target(
+            name: "Coordinator",
+            dependencies: [
+                "Control", "Wire", "Cluster", "NNG",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "Worker",
+            dependencies: [
+                "Control", "Wire", "NNG",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict
+        ),
+
+        // The executable: argument parsing, configuration, logging, subcommands. No logic of its own.
+        .executableTarget(
+            name: "thermoshard",
+            dependencies: [
+                "Control", "Wire", "NNG", "Coordinator", "Worker",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict
+        ),
+
+        .testTarget(name: "ControlTests", dependencies: ["Control"], swiftSettings: strict),
+        .testTarget(name: "WireTests", dependencies: ["Wire", "Control"], swiftSettings: strict),
+        .testTarget(
+            name: "ClusterTests",
+            dependencies: ["Cluster", "Control", .product(name: "PropertyBased", package: "swift-property-based")],
+            swiftSettings: strict
+        ),
+        .testTarget(name: "NNGTests", dependencies: ["NNG"], swiftSettings: strict),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,13 @@
+#ifndef THERMOSHARD_CNNG_SHIM_H
+#define THERMOSHARD_CNNG_SHIM_H
+
+#include <nng/nng.h>
+#include <nng/protocol/reqrep0/req.h>
+#include <nng/protocol/reqrep0/rep.h>
+#include <nng/protocol/pubsub0/pub.h>
+#include <nng/protocol/pubsub0/sub.h>
+#include <nng/protocol/pair1/pair.h>
+#include <nng/protocol/pipeline0/push.h>
+#include <nng/protocol/pipeline0/pull.h>
+
+#endif

@@ -1,0 +1,46 @@
+/// The keyed control state of one partition, and how far into the partition's input it is.
+///
+/// Items carry the partition offset the coordinator gave them. Applying is idempotent by
+/// offset: an item below ``nextOffset`` was applied already and is skipped, so a redelivered
+/// batch changes nothing; an item above it means a gap, which the caller must never cause.
+public struct PartitionState: Sendable, Equatable {
+    public let partition: Int
+    /// The offset of the next item to apply: every item below it is reflected in ``sensors``.
+    public private(set) var nextOffset: UInt64
+    public private(set) var sensors: [SensorID: SensorState]
+
+    public init(partition: Int, nextOffset: UInt64 = 0, sensors: [SensorID: SensorState] = [:]) {
+        self.partition = partition
+        self.nextOffset = nextOffset
+        self.sensors = sensors
+    }
+
+    /// What applying an item at an offset did, as seen from the partition.
+    public enum Applied: Sendable, Hashable {
+        case step(StepOutcome)
+        /// The offset was applied before; nothing changed.
+        case duplicate
+    }
+
+    public struct OffsetGap: Error, Sendable, Hashable {
+        public let expected: UInt64
+        public let got: UInt64
+    }
+
+    /// Applies the item at `offset`, the controller's step for its sensor.
+    @inlinable
+    public mutating func apply(_ item: Item, at offset: UInt64) throws(OffsetGap) -> Applied {
+        if offset < nextOffset { return .duplicate }
+        guard offset == nextOffset else { throw OffsetGap(expected: nextOffset, got: offset) }
+        nextOffset = offset + 1
+        switch item {
+        case .setting(let sensor, let setting):
+            sensors[sensor, default: SensorState()].setting = setting
+            return .step(.settingStored)
+        case .reading(let sensor, _):
+            // Only sensors that received a setting have state: a reading alone creates none.
+            guard let outcome = sensors[sensor]?.apply(item) else { return .step(.droppedNoSetting) }
+            return .step(outcome)
+        }
+    }
+}
