@@ -25,10 +25,14 @@ public struct PartitionState: Sendable, Equatable {
     public struct OffsetGap: Error, Sendable, Hashable {
         public let expected: UInt64
         public let got: UInt64
+
+        public init(expected: UInt64, got: UInt64) {
+            self.expected = expected
+            self.got = got
+        }
     }
 
     /// Applies the item at `offset`, the controller's step for its sensor.
-    @inlinable
     public mutating func apply(_ item: Item, at offset: UInt64) throws(OffsetGap) -> Applied {
         if offset < nextOffset { return .duplicate }
         guard offset == nextOffset else { throw OffsetGap(expected: nextOffset, got: offset) }

@@ -1,0 +1,136 @@
+/// Little-endian byte writing and reading for the binary formats (ingest batches, cluster
+/// frames, checkpoints). Appends into one growing array; reads without copying.
+public struct ByteWriter: Sendable {
+    public private(set) var bytes: [UInt8]
+
+    public init(capacity: Int = 256) {
+        bytes = []
+        bytes.reserveCapacity(capacity)
+    }
+
+    public mutating func write(_ value: UInt8) { bytes.append(value) }
+    public mutating func write(_ value: UInt16) { writeLE(value) }
+    public mutating func write(_ value: UInt32) { writeLE(value) }
+    public mutating func write(_ value: UInt64) { writeLE(value) }
+    public mutating func write(_ value: Double) { writeLE(value.bitPattern) }
+    public mutating func write(_ value: Bool) { bytes.append(value ? 1 : 0) }
+
+
+    public mutating func writeLE<T: FixedWidthInteger>(_ value: T) {
+        withUnsafeBytes(of: value.littleEndian) { bytes.append(contentsOf: $0) }
+    }
+
+    public mutating func write(bytes other: some Sequence<UInt8>) { bytes.append(contentsOf: other) }
+
+    /// A string as a 16-bit length and its UTF-8 bytes (truncated to 65535 bytes).
+    public mutating func write(string: String) {
+        let utf8 = Array(string.utf8.prefix(Int(UInt16.max)))
+        write(UInt16(utf8.count))
+        bytes.append(contentsOf: utf8)
+    }
+
+    /// A byte blob as a 32-bit length and its bytes.
+    public mutating func write(blob: [UInt8]) {
+        write(UInt32(blob.count))
+        bytes.append(contentsOf: blob)
+    }
+
+    /// Overwrites a 32-bit value written earlier (for counts known only at the end).
+    public mutating func patch(_ value: UInt32, at index: Int) {
+        withUnsafeBytes(of: value.littleEndian) { raw in
+            for i in 0..<4 { bytes[index + i] = raw[i] }
+        }
+    }
+
+    public var count: Int { bytes.count }
+}
+
+/// Why bytes could not be read.
+public struct DecodeError: Error, Sendable, Hashable, CustomStringConvertible {
+    public let message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+
+    static func truncated(_ what: String) -> DecodeError { DecodeError("truncated \(what)") }
+}
+
+/// Reads little-endian values from a byte array, with bounds checks that throw.
+public struct ByteReader: Sendable {
+    public let bytes: [UInt8]
+    public private(set) var position: Int
+
+    public init(_ bytes: [UInt8], position: Int = 0) {
+        self.bytes = bytes
+        self.position = position
+    }
+
+    public var remaining: Int { bytes.count - position }
+    public var isAtEnd: Bool { position >= bytes.count }
+
+
+    public mutating func readLE<T: FixedWidthInteger>(_: T.Type = T.self) throws(DecodeError) -> T {
+        let size = MemoryLayout<T>.size
+        guard bytes.count - position >= size else { throw DecodeError("truncated message") }
+        var value: T = 0
+        bytes.withUnsafeBytes { raw in
+            value = T(littleEndian: raw.loadUnaligned(fromByteOffset: position, as: T.self))
+        }
+        position += size
+        return value
+    }
+
+    public mutating func read(_: UInt8.Type = UInt8.self) throws(DecodeError) -> UInt8 { try readLE() }
+    public mutating func read(_: UInt16.Type = UInt16.self) throws(DecodeError) -> UInt16 { try readLE() }
+    public mutating func read(_: UInt32.Type = UInt32.self) throws(DecodeError) -> UInt32 { try readLE() }
+    public mutating func read(_: UInt64.Type = UInt64.self) throws(DecodeError) -> UInt64 { try readLE() }
+    public mutating func read(_: Double.Type = Double.self) throws(DecodeError) -> Double {
+        Double(bitPattern: try readLE(UInt64.self))
+    }
+    public mutating func read(_: Bool.Type = Bool.self) throws(DecodeError) -> Bool {
+        switch try readLE(UInt8.self) {
+        case 0: return false
+        case 1: return true
+        default: throw DecodeError("invalid boolean")
+        }
+    }
+
+    public mutating func readString() throws(DecodeError) -> String {
+        let length = Int(try read(UInt16.self))
+        guard remaining >= length else { throw DecodeError("truncated string") }
+        defer { position += length }
+        return String(decoding: bytes[position..<position + length], as: UTF8.self)
+    }
+
+    public mutating func readBlob(limit: Int = Int(UInt32.max)) throws(DecodeError) -> [UInt8] {
+        let length = Int(try read(UInt32.self))
+        guard length <= limit else { throw DecodeError("blob of \(length) bytes exceeds \(limit)") }
+        guard remaining >= length else { throw DecodeError("truncated blob") }
+        defer { position += length }
+        return Array(bytes[position..<position + length])
+    }
+
+    /// Reads a count and checks that at least `count * minimumSize` bytes follow, so that a
+    /// forged count cannot make the reader reserve memory the message does not back.
+    public mutating func readCount(minimumElementSize: Int) throws(DecodeError) -> Int {
+        let count = Int(try read(UInt32.self))
+        guard count <= remaining / max(1, minimumElementSize) else {
+            throw DecodeError("count \(count) exceeds the message")
+        }
+        return count
+    }
+}
+
+/// CRC-32C (Castagnoli), for checksums on disk and in checkpoints.
+public enum CRC32C {
+    static let table: [UInt32] = (0..<256).map { i -> UInt32 in
+        var c = UInt32(i)
+        for _ in 0..<8 { c = (c & 1) != 0 ? (c >> 1) ^ 0x82F6_3B78 : c >> 1 }
+        return c
+    }
+
+    public static func checksum(_ bytes: some Sequence<UInt8>, seed: UInt32 = 0) -> UInt32 {
+        var crc = ~seed
+        for byte in bytes { crc = table[Int((crc ^ UInt32(byte)) & 0xFF)] ^ (crc >> 8) }
+        return ~crc
+    }
+}

@@ -1,0 +1,140 @@
+import Cluster
+import PropertyBased
+import Testing
+
+@Suite("Partition table: epochs, handoff, fencing")
+struct PartitionTableTests {
+    @Test func firstAssignmentGivesEveryPartitionAnOwnerAndEpoch() {
+        var table = PartitionTable(partitionCount: 8)
+        let directives = table.rebalance(active: ["a", "b"])
+        #expect(directives.count == 8)
+        #expect(directives.allSatisfy { if case .assign(_, _, 1) = $0 { true } else { false } })
+        #expect(table.partitions(heldBy: "a").count == 4)
+    }
+
+    @Test func joinRevokesFirstThenAssignsAfterRelease() throws {
+        var table = PartitionTable(partitionCount: 6)
+        _ = table.rebalance(active: ["a"])
+        let revokes = table.rebalance(active: ["a", "b"])
+        #expect(revokes.count == 3)
+        #expect(revokes.allSatisfy { if case .revoke(_, "a", 1) = $0 { true } else { false } })
+        // While releasing, nothing is delivered and a is still accepted (to finish and checkpoint).
+        guard case .revoke(let p, _, let epoch) = revokes[0] else { Issue.record(); return }
+        #expect(table.owner(of: p) == nil)
+        #expect(table.accepts(partition: p, worker: "a", epoch: epoch))
+        let released = table.released(p, by: "a", epoch: epoch)
+        #expect(released)
+        let assigns = table.rebalance(active: ["a", "b"])
+        #expect(assigns == [.assign(partition: p, worker: "b", epoch: 2)])
+        // The old owner is fenced off from now on.
+        #expect(!table.accepts(partition: p, worker: "a", epoch: 1))
+        let stale = table.released(p, by: "a", epoch: 1)
+        #expect(!stale)
+    }
+
+    @Test func deadWorkerPartitionsMoveAtOnceWithNewEpochs() {
+        var table = PartitionTable(partitionCount: 5)
+        _ = table.rebalance(active: ["a", "b", "c"])
+        let held = table.drop("b")
+        let directives = table.rebalance(active: ["a", "c"])
+        #expect(Set(directives.map { if case .assign(let p, _, let e) = $0 { return "\(p)@\(e)" } else { return "x" } })
+                == Set(held.map { "\($0)@2" }))
+        #expect(table.partitions(heldBy: "a").count + table.partitions(heldBy: "c").count == 5)
+    }
+
+    @Test func leavingWorkerReleasesEverything() {
+        var table = PartitionTable(partitionCount: 4)
+        _ = table.rebalance(active: ["a", "b"])
+        let directives = table.rebalance(active: ["b"])  // a leaves: it is no longer active
+        #expect(directives.count == 2)
+        #expect(directives.allSatisfy { if case .revoke(_, "a", _) = $0 { true } else { false } })
+    }
+
+    /// Random joins, leaves, deaths and releases in quick succession: at every step each
+    /// partition has at most one holder, epochs never go down, and once the churn stops and
+    /// every release is confirmed the table is balanced with every partition owned.
+    @Test func churnConverges() async {
+        await propertyCheck(count: 200, input: Gen.int(in: 1...80), Gen.int(in: 0...1_000_000)) { p, seed in
+            var rng = SplitMix(seed: UInt64(seed))
+            var table = PartitionTable(partitionCount: p)
+            var active: [WorkerID] = ["w0"]
+            var nextName = 1
+            var epochs = table.entries.map(\.epoch)
+            var pending: [(Int, WorkerID, UInt64)] = []
+            func apply(_ directives: [PartitionTable.Directive]) {
+                for d in directives { if case .revoke(let p, let w, let e) = d { pending.append((p, w, e)) } }
+            }
+            apply(table.rebalance(active: active))
+            for _ in 0..<30 {
+                switch rng.next() % 4 {
+                case 0: active.append("w\(nextName)"); nextName += 1
+                case 1 where active.count > 1: active.remove(at: Int(rng.next() % UInt64(active.count)))
+                case 2 where active.count > 1:
+                    let dead = active.remove(at: Int(rng.next() % UInt64(active.count)))
+                    _ = table.drop(dead)
+                default:
+                    if !pending.isEmpty {
+                        let (p, w, e) = pending.remove(at: Int(rng.next() % UInt64(pending.count)))
+                        _ = table.released(p, by: w, epoch: e)
+                    }
+                }
+                apply(table.rebalance(active: active))
+                let now = table.entries.map(\.epoch)
+                #expect(zip(epochs, now).allSatisfy { $0 <= $1 })
+                epochs = now
+            }
+            // Quiesce: confirm every outstanding release until none is left.
+            var rounds = 0
+            while !pending.isEmpty, rounds < 1000 {
+                let (p, w, e) = pending.removeFirst()
+                _ = table.released(p, by: w, epoch: e)
+                apply(table.rebalance(active: active))
+                rounds += 1
+            }
+            let owners = (0..<p).map { table.owner(of: $0)?.worker }
+            #expect(owners.allSatisfy { $0 != nil && active.contains($0!) })
+            let c = owners.reduce(into: [WorkerID: Int]()) { $0[$1!, default: 0] += 1 }
+            let values = active.map { c[$0, default: 0] }
+            #expect(values.max()! - values.min()! <= 1)
+        }
+    }
+}
+
+@Suite("Membership")
+struct MembershipTests {
+    @Test func heartbeatTimeoutExpiresSilentMembers() {
+        var m = Membership(heartbeatTimeout: 800_000_000)
+        let a = m.join("a", now: 0).incarnation
+        let b = m.join("b", now: 0).incarnation
+        let heard = m.heard("a", incarnation: a, now: 700_000_000)
+        #expect(heard)
+        let dead = m.expire(now: 900_000_000)
+        #expect(dead.map(\.member.id) == ["b"])
+        let heardDead = m.heard("b", incarnation: b, now: 900_000_000)
+        #expect(!heardDead, "a dead incarnation is not heard")
+        #expect(m.active == ["a"])
+    }
+
+    @Test func rejoinReplacesTheOldIncarnation() {
+        var m = Membership(heartbeatTimeout: 1_000)
+        let first = m.join("a", now: 0).incarnation
+        let (second, replaced) = m.join("a", now: 10)
+        #expect(second > first)
+        #expect(replaced?.member.incarnation == first)
+        #expect(!m.isMember("a", incarnation: first))
+        let staleRemoval = m.remove("a", incarnation: first, cause: .connectionLost)
+        #expect(staleRemoval == nil, "stale removal changes nothing")
+        #expect(m.isMember("a", incarnation: second))
+    }
+
+    @Test func leavingMembersTakeNoNewPartitions() {
+        var m = Membership(heartbeatTimeout: 1_000)
+        let a = m.join("a", now: 0).incarnation
+        _ = m.join("b", now: 0)
+        let marked = m.markLeaving("a", incarnation: a)
+        #expect(marked)
+        #expect(m.active == ["b"])
+        let removed = m.remove("a", incarnation: a, cause: .left)
+        #expect(removed?.cause == .left)
+    }
+}
