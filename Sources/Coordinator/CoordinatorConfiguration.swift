@@ -1,0 +1,42 @@
+/// Everything a coordinator is started with. Defaults are the documented ones.
+public struct CoordinatorConfiguration: Sendable {
+    public var dataDirectory: String
+    /// The partition count for a new data directory (nil: 64, or what an existing one says).
+    public var partitions: Int?
+    public var ingestURL = "tcp://127.0.0.1:7600"
+    public var publishURL = "tcp://127.0.0.1:7601"
+    public var clusterURL = "tcp://127.0.0.1:7602"
+    public var adminURL = "tcp://127.0.0.1:7603"
+    /// A worker silent for longer is declared dead.
+    public var heartbeatTimeout: Duration = .milliseconds(800)
+    /// How long a worker's poll is held when there is no work: the heartbeat period.
+    public var pollWait: Duration = .milliseconds(100)
+    /// How often workers checkpoint each partition they own.
+    public var checkpointInterval: Duration = .seconds(1)
+    /// Items accepted but not yet covered by a checkpoint, across all partitions, before
+    /// producers are refused with a retryable error (backpressure).
+    public var maxBufferedItems = 4_000_000
+    /// Items per poll reply (one hop's batch).
+    public var maxBatchItems = 16_384
+    /// The largest ingest request, in bytes.
+    public var maxRequestBytes = 16 << 20
+
+    public init(dataDirectory: String) {
+        self.dataDirectory = dataDirectory
+    }
+}
+
+extension Duration {
+    var nanoseconds: UInt64 {
+        let (seconds, attoseconds) = components
+        return UInt64(max(0, seconds)) * 1_000_000_000 + UInt64(max(0, attoseconds) / 1_000_000_000)
+    }
+
+    var milliseconds: UInt32 { UInt32(clamping: nanoseconds / 1_000_000) }
+}
+
+/// The shell's monotonic clock, read as nanoseconds since the coordinator started.
+struct MonotonicClock: Sendable {
+    let start = ContinuousClock.now
+    func now() -> UInt64 { (ContinuousClock.now - start).nanoseconds }
+}

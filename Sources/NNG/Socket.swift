@@ -1,0 +1,171 @@
+import CNNG
+import Synchronization
+
+/// Pipe add/remove events, from `nng_pipe_notify`.
+public enum PipeEvent: Sendable, Hashable {
+    case added(Pipe)
+    case removed(Pipe)
+}
+
+/// An nng socket. Thread-safe, as nng sockets are: send and receive from any number of tasks.
+/// Every send and receive is asynchronous (an nng aio), so no call blocks a Swift thread.
+public final class Socket: Sendable {
+    public enum Kind: Sendable { case req, rep, pub, sub, pair1, push, pull }
+
+    let raw: nng_socket
+    private let isClosed = Atomic<Bool>(false)
+    private let notifier = Mutex<PipeNotifier?>(nil)
+
+    public init(_ kind: Kind) throws(NNGError) {
+        var socket = nng_socket()
+        let rv: Int32 = switch kind {
+        case .req: nng_req0_open(&socket)
+        case .rep: nng_rep0_open(&socket)
+        case .pub: nng_pub0_open(&socket)
+        case .sub: nng_sub0_open(&socket)
+        case .pair1: nng_pair1_open(&socket)
+        case .push: nng_push0_open(&socket)
+        case .pull: nng_pull0_open(&socket)
+        }
+        try NNGError.check(rv)
+        raw = socket
+    }
+
+    deinit { close() }
+
+    public func listen(_ url: String) throws(NNGError) {
+        try NNGError.check(nng_listen(raw, url, nil, 0))
+    }
+
+    /// Dials without blocking: nng connects in the background and keeps reconnecting.
+    public func dial(_ url: String) throws(NNGError) {
+        try NNGError.check(nng_dial(raw, url, nil, Int32(NNG_FLAG_NONBLOCK)))
+    }
+
+    public func send(_ message: consuming Message, timeout: Duration? = nil) async throws(NNGError) {
+        let socket = raw
+        try await sendMessage(message, timeout: timeout) { nng_send_aio(socket, $0) }
+    }
+
+    public func send(_ bytes: [UInt8], timeout: Duration? = nil) async throws(NNGError) {
+        try await send(try Message(bytes), timeout: timeout)
+    }
+
+    public func receive(timeout: Duration? = nil) async throws(NNGError) -> Message {
+        let socket = raw
+        return try await receiveMessage(timeout: timeout) { nng_recv_aio(socket, $0) }
+    }
+
+    public func makeContext() throws(NNGError) -> Context {
+        try Context(socket: self)
+    }
+
+    /// Pipe events as a stream. One stream per socket: call it once, before listen or dial.
+    public func pipeEvents() -> AsyncStream<PipeEvent> {
+        let (stream, continuation) = AsyncStream.makeStream(of: PipeEvent.self, bufferingPolicy: .unbounded)
+        let box = PipeNotifier(continuation)
+        notifier.withLock { existing in
+            precondition(existing == nil, "pipeEvents() is called once per socket")
+            existing = box
+        }
+        let argument = Unmanaged.passUnretained(box).toOpaque()
+        let callback: nng_pipe_cb = { pipe, event, argument in
+            let box = Unmanaged<PipeNotifier>.fromOpaque(argument!).takeUnretainedValue()
+            let id = UInt32(max(0, nng_pipe_id(pipe)))
+            if event == NNG_PIPE_EV_ADD_POST { box.continuation.yield(.added(Pipe(id: id))) }
+            if event == NNG_PIPE_EV_REM_POST { box.continuation.yield(.removed(Pipe(id: id))) }
+        }
+        nng_pipe_notify(raw, NNG_PIPE_EV_ADD_POST, callback, argument)
+        nng_pipe_notify(raw, NNG_PIPE_EV_REM_POST, callback, argument)
+        return stream
+    }
+
+    // MARK: Options
+
+    public func setReceiveMaxSize(_ bytes: Int) throws(NNGError) {
+        try NNGError.check(nng_socket_set_size(raw, NNG_OPT_RECVMAXSZ, bytes))
+    }
+
+    public func setReconnect(minimum: Duration, maximum: Duration) throws(NNGError) {
+        try NNGError.check(nng_socket_set_ms(raw, NNG_OPT_RECONNMINT, minimum.nngMilliseconds))
+        try NNGError.check(nng_socket_set_ms(raw, NNG_OPT_RECONNMAXT, maximum.nngMilliseconds))
+    }
+
+    public func setRequestResendTime(_ time: Duration) throws(NNGError) {
+        try NNGError.check(nng_socket_set_ms(raw, NNG_OPT_REQ_RESENDTIME, time.nngMilliseconds))
+    }
+
+    public func setSendBuffer(_ messages: Int) throws(NNGError) {
+        try NNGError.check(nng_socket_set_int(raw, NNG_OPT_SENDBUF, Int32(clamping: messages)))
+    }
+
+    public func setReceiveBuffer(_ messages: Int) throws(NNGError) {
+        try NNGError.check(nng_socket_set_int(raw, NNG_OPT_RECVBUF, Int32(clamping: messages)))
+    }
+
+    /// Subscribes a SUB socket to messages starting with `prefix` (empty: all messages).
+    public func subscribe(to prefix: [UInt8]) throws(NNGError) {
+        let rv = prefix.withUnsafeBytes { nng_socket_set(raw, NNG_OPT_SUB_SUBSCRIBE, $0.baseAddress, $0.count) }
+        try NNGError.check(rv)
+    }
+
+    /// Closes the socket; pending operations end with ``NNGError/closed``. Idempotent.
+    public func close() {
+        guard !isClosed.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        nng_close(raw)
+        notifier.withLock { $0?.continuation.finish() }
+    }
+}
+
+/// Holds the pipe-event stream's continuation for nng's callback (kept alive by the socket).
+final class PipeNotifier: Sendable {
+    let continuation: AsyncStream<PipeEvent>.Continuation
+    init(_ continuation: AsyncStream<PipeEvent>.Continuation) { self.continuation = continuation }
+}
+
+/// An nng context: independent request/reply state on a shared REQ or REP socket, so many
+/// exchanges can be in flight on one socket.
+public final class Context: Sendable {
+    let raw: nng_ctx
+    private let socket: Socket
+    private let isClosed = Atomic<Bool>(false)
+
+    init(socket: Socket) throws(NNGError) {
+        var context = nng_ctx()
+        try NNGError.check(nng_ctx_open(&context, socket.raw))
+        raw = context
+        self.socket = socket
+    }
+
+    deinit { close() }
+
+    public func send(_ message: consuming Message, timeout: Duration? = nil) async throws(NNGError) {
+        let context = raw
+        try await sendMessage(message, timeout: timeout) { nng_ctx_send(context, $0) }
+    }
+
+    public func send(_ bytes: [UInt8], timeout: Duration? = nil) async throws(NNGError) {
+        try await send(try Message(bytes), timeout: timeout)
+    }
+
+    public func receive(timeout: Duration? = nil) async throws(NNGError) -> Message {
+        let context = raw
+        return try await receiveMessage(timeout: timeout) { nng_ctx_recv(context, $0) }
+    }
+
+    public func setRequestResendTime(_ time: Duration) throws(NNGError) {
+        try NNGError.check(nng_ctx_set_ms(raw, NNG_OPT_REQ_RESENDTIME, time.nngMilliseconds))
+    }
+
+    public func close() {
+        guard !isClosed.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        nng_ctx_close(raw)
+    }
+}
+
+extension Duration {
+    var nngMilliseconds: nng_duration {
+        let (seconds, attoseconds) = components
+        return nng_duration(clamping: max(0, seconds * 1000 + attoseconds / 1_000_000_000_000_000))
+    }
+}

@@ -1,0 +1,127 @@
+/// The admin protocol: JSON requests and replies on the coordinator's admin REP socket, used by
+/// `thermoshard status` and `thermoshard drain` and by any program (see docs/protocol.md).
+///
+/// Request: `{"command":"status"}`. Reply: a ``StatusReport`` as JSON, or `{"error":"..."}`.
+public struct AdminRequest: Sendable, Codable, Equatable {
+    public var command: String
+    public var worker: String?
+    public var force: Bool?
+    public init(command: String, worker: String? = nil, force: Bool? = nil) {
+        self.command = command
+        self.worker = worker
+        self.force = force
+    }
+}
+
+public struct AdminError: Sendable, Codable, Equatable, Error {
+    public var error: String
+    public init(error: String) { self.error = error }
+}
+
+/// The cluster as the coordinator sees it.
+public struct StatusReport: Sendable, Codable, Equatable {
+    public struct WorkerStatus: Sendable, Codable, Equatable {
+        public var id: String
+        public var incarnation: UInt64
+        public var partitions: [Int]
+        public var leaving: Bool
+        public var lastHeardMilliseconds: UInt64
+        enum CodingKeys: String, CodingKey {
+            case id, incarnation, partitions, leaving
+            case lastHeardMilliseconds = "last_heard_ms"
+        }
+        public init(id: String, incarnation: UInt64, partitions: [Int], leaving: Bool, lastHeardMilliseconds: UInt64) {
+            self.id = id
+            self.incarnation = incarnation
+            self.partitions = partitions
+            self.leaving = leaving
+            self.lastHeardMilliseconds = lastHeardMilliseconds
+        }
+    }
+
+    public struct PartitionStatus: Sendable, Codable, Equatable {
+        public var id: Int
+        /// The worker holding it, nil while unassigned.
+        public var owner: String?
+        /// "owned", "releasing" (being handed over) or "unassigned".
+        public var state: String
+        public var epoch: UInt64
+        /// Offsets: next to accept, processed through, covered by the newest checkpoint.
+        public var head: UInt64
+        public var processed: UInt64
+        public var checkpoint: UInt64
+        /// Items accepted but not yet processed.
+        public var lag: UInt64
+        /// Milliseconds since the newest checkpoint was stored (nil: none yet).
+        public var checkpointAgeMilliseconds: UInt64?
+        enum CodingKeys: String, CodingKey {
+            case id, owner, state, epoch, head, processed, checkpoint, lag
+            case checkpointAgeMilliseconds = "checkpoint_age_ms"
+        }
+        public init(id: Int, owner: String?, state: String, epoch: UInt64, head: UInt64, processed: UInt64, checkpoint: UInt64, lag: UInt64, checkpointAgeMilliseconds: UInt64?) {
+            self.id = id
+            self.owner = owner
+            self.state = state
+            self.epoch = epoch
+            self.head = head
+            self.processed = processed
+            self.checkpoint = checkpoint
+            self.lag = lag
+            self.checkpointAgeMilliseconds = checkpointAgeMilliseconds
+        }
+    }
+
+    public var partitionCount: Int
+    public var workers: [WorkerStatus]
+    public var partitions: [PartitionStatus]
+    public var counters: Counters
+    enum CodingKeys: String, CodingKey {
+        case workers, partitions, counters
+        case partitionCount = "partition_count"
+    }
+    public init(partitionCount: Int, workers: [WorkerStatus], partitions: [PartitionStatus], counters: Counters) {
+        self.partitionCount = partitionCount
+        self.workers = workers
+        self.partitions = partitions
+        self.counters = counters
+    }
+}
+
+/// What the coordinator counts, as `thermoshard status` shows it.
+public struct Counters: Sendable, Codable, Equatable {
+    public init() {}
+    /// Items accepted from producers.
+    public var accepted: UInt64 = 0
+    /// Items refused one by one (invalid values, wrong types, ...).
+    public var rejected: UInt64 = 0
+    /// Whole requests refused (not JSON, bad binary header, oversized, overloaded).
+    public var rejectedRequests: UInt64 = 0
+    /// Items the workers reported processed.
+    public var processed: UInt64 = 0
+    /// Heater commands published.
+    public var commands: UInt64 = 0
+    /// Commands a replay regenerated that had been published before (suppressed).
+    public var duplicateCommandsSuppressed: UInt64 = 0
+    /// Readings dropped because their sensor had no setting yet.
+    public var droppedNoSetting: UInt64 = 0
+    /// Results, checkpoints or releases from a worker that no longer owned the partition.
+    public var fenced: UInt64 = 0
+    /// Cluster frames that could not be decoded, or came from a wrong protocol version.
+    public var malformedFrames: UInt64 = 0
+    /// Checkpoints stored.
+    public var checkpoints: UInt64 = 0
+    /// Workers declared dead (lost connection or heartbeat timeout).
+    public var workersLost: UInt64 = 0
+    /// Partition ownership changes.
+    public var partitionMoves: UInt64 = 0
+
+    enum CodingKeys: String, CodingKey {
+        case accepted, rejected, processed, commands, fenced, checkpoints
+        case rejectedRequests = "rejected_requests"
+        case duplicateCommandsSuppressed = "duplicate_commands_suppressed"
+        case droppedNoSetting = "dropped_no_setting"
+        case malformedFrames = "malformed_frames"
+        case workersLost = "workers_lost"
+        case partitionMoves = "partition_moves"
+    }
+}

@@ -1,0 +1,428 @@
+public import Control
+
+/// The cluster protocol between workers and the coordinator.
+///
+/// A worker holds one nng REQ socket dialled to the coordinator's cluster address; the
+/// coordinator answers on a REP socket with one context per outstanding request. Every
+/// exchange is a worker request and one coordinator reply:
+///
+/// - `hello` registers a worker; the reply is `welcome` (with its incarnation and the
+///   cluster's parameters) or `refused` with a reason (wrong protocol version, bad name).
+/// - `poll` carries everything the worker has for the coordinator (results with commands,
+///   checkpoints, releases) and asks for work. The coordinator holds it until it has work for
+///   the worker (assignments, revocations, item batches) or the long-poll wait runs out, so a
+///   poll is also the worker's heartbeat.
+/// - `leave` asks to leave; the coordinator revokes the worker's partitions and the worker keeps
+///   polling until a reply says `goodbye`.
+///
+/// A reply of `fenced` means the coordinator no longer knows this incarnation (it was declared
+/// dead, or the coordinator restarted): the worker drops all its partitions and registers anew.
+///
+/// Frames: magic `0xFE 'T' 'C'`, protocol version (u8), message kind (u8), then the body;
+/// little-endian throughout. See docs/protocol.md.
+public enum ClusterProtocol {
+    public static let version: UInt8 = 1
+    static let magic: [UInt8] = [0xFE, 0x54, 0x43]
+    /// The largest cluster frame accepted (checkpoints of big partitions travel in polls).
+    public static let maximumFrameSize = 512 << 20
+}
+
+public struct Hello: Sendable, Hashable {
+    public var worker: String
+    public init(worker: String) { self.worker = worker }
+}
+
+public struct Welcome: Sendable, Hashable {
+    public var incarnation: UInt64
+    public var partitionCount: UInt32
+    /// How long the coordinator may hold a poll; the worker polls again at once after a reply.
+    public var pollWaitMilliseconds: UInt32
+    public var checkpointIntervalMilliseconds: UInt32
+    public init(incarnation: UInt64, partitionCount: UInt32, pollWaitMilliseconds: UInt32, checkpointIntervalMilliseconds: UInt32) {
+        self.incarnation = incarnation
+        self.partitionCount = partitionCount
+        self.pollWaitMilliseconds = pollWaitMilliseconds
+        self.checkpointIntervalMilliseconds = checkpointIntervalMilliseconds
+    }
+}
+
+/// A command a worker's controller produced, named by the input offset that caused it.
+public struct ProducedCommand: Sendable, Hashable {
+    public var inputOffset: UInt64
+    public var sensor: SensorID
+    public var action: HeaterAction
+    public init(inputOffset: UInt64, sensor: SensorID, action: HeaterAction) {
+        self.inputOffset = inputOffset
+        self.sensor = sensor
+        self.action = action
+    }
+}
+
+/// What a worker did with a partition's items since its last poll.
+public struct PartitionResult: Sendable, Hashable {
+    public var partition: UInt32
+    public var epoch: UInt64
+    /// Every item below this offset is processed.
+    public var nextOffset: UInt64
+    public var commands: [ProducedCommand]
+    /// Readings dropped because their sensor had no setting yet.
+    public var droppedNoSetting: UInt32
+    public init(partition: UInt32, epoch: UInt64, nextOffset: UInt64, commands: [ProducedCommand] = [], droppedNoSetting: UInt32 = 0) {
+        self.partition = partition
+        self.epoch = epoch
+        self.nextOffset = nextOffset
+        self.commands = commands
+        self.droppedNoSetting = droppedNoSetting
+    }
+}
+
+/// A partition's state as of an offset, encoded with ``CheckpointCodec``.
+public struct Checkpoint: Sendable, Hashable {
+    public var partition: UInt32
+    public var epoch: UInt64
+    public var nextOffset: UInt64
+    public var state: [UInt8]
+    public init(partition: UInt32, epoch: UInt64, nextOffset: UInt64, state: [UInt8]) {
+        self.partition = partition
+        self.epoch = epoch
+        self.nextOffset = nextOffset
+        self.state = state
+    }
+}
+
+/// A partition and the epoch of its ownership.
+public struct PartitionEpoch: Sendable, Hashable {
+    public var partition: UInt32
+    public var epoch: UInt64
+    public init(partition: UInt32, epoch: UInt64) {
+        self.partition = partition
+        self.epoch = epoch
+    }
+}
+
+public struct Poll: Sendable, Hashable {
+    public var worker: String
+    public var incarnation: UInt64
+    public var results: [PartitionResult]
+    public var checkpoints: [Checkpoint]
+    /// Partitions let go after a revocation (their final checkpoint is in `checkpoints`).
+    public var released: [PartitionEpoch]
+    public init(worker: String, incarnation: UInt64, results: [PartitionResult] = [], checkpoints: [Checkpoint] = [], released: [PartitionEpoch] = []) {
+        self.worker = worker
+        self.incarnation = incarnation
+        self.results = results
+        self.checkpoints = checkpoints
+        self.released = released
+    }
+}
+
+/// A partition given to a worker: start from `state` (a checkpoint, empty for a new partition)
+/// at `nextOffset`.
+public struct Assign: Sendable, Hashable {
+    public var partition: UInt32
+    public var epoch: UInt64
+    public var nextOffset: UInt64
+    public var state: [UInt8]
+    public init(partition: UInt32, epoch: UInt64, nextOffset: UInt64, state: [UInt8]) {
+        self.partition = partition
+        self.epoch = epoch
+        self.nextOffset = nextOffset
+        self.state = state
+    }
+}
+
+/// Consecutive items of one partition, the first at `firstOffset`.
+public struct Batch: Sendable, Hashable {
+    public var partition: UInt32
+    public var epoch: UInt64
+    public var firstOffset: UInt64
+    public var items: [Item]
+    public init(partition: UInt32, epoch: UInt64, firstOffset: UInt64, items: [Item]) {
+        self.partition = partition
+        self.epoch = epoch
+        self.firstOffset = firstOffset
+        self.items = items
+    }
+}
+
+public struct Work: Sendable, Hashable {
+    public var assigns: [Assign]
+    public var batches: [Batch]
+    /// Release these after processing the batches above.
+    public var revokes: [PartitionEpoch]
+    /// The worker's leave is complete: it may exit.
+    public var goodbye: Bool
+    public init(assigns: [Assign] = [], batches: [Batch] = [], revokes: [PartitionEpoch] = [], goodbye: Bool = false) {
+        self.assigns = assigns
+        self.batches = batches
+        self.revokes = revokes
+        self.goodbye = goodbye
+    }
+    public var isEmpty: Bool { assigns.isEmpty && batches.isEmpty && revokes.isEmpty && !goodbye }
+}
+
+public enum ClusterRequest: Sendable, Hashable {
+    case hello(Hello)
+    case poll(Poll)
+    case leave(worker: String, incarnation: UInt64)
+}
+
+public enum ClusterReply: Sendable, Hashable {
+    case welcome(Welcome)
+    case work(Work)
+    case fenced(reason: String)
+    case refused(reason: String)
+}
+
+/// Why a cluster frame was not accepted; `unsupportedVersion` gets its own reason for the peer.
+public enum FrameError: Error, Sendable, Hashable, CustomStringConvertible {
+    case notAClusterFrame
+    case unsupportedVersion(UInt8)
+    case unknownKind(UInt8)
+    case malformed(String)
+
+    public var description: String {
+        switch self {
+        case .notAClusterFrame: "not a thermoshard cluster frame (bad magic)"
+        case .unsupportedVersion(let v):
+            "unsupported cluster protocol version \(v) (this build speaks \(ClusterProtocol.version))"
+        case .unknownKind(let k): "unknown cluster message kind \(k)"
+        case .malformed(let why): "malformed cluster frame: \(why)"
+        }
+    }
+}
+
+// MARK: - Encoding
+
+private enum Kind: UInt8 {
+    case hello = 1, poll = 2, leave = 3
+    case welcome = 16, work = 17, fenced = 18, refused = 19
+}
+
+extension ClusterRequest {
+    public func encode() -> [UInt8] {
+        var w = ByteWriter()
+        switch self {
+        case .hello(let hello):
+            w.header(.hello)
+            w.write(string: hello.worker)
+        case .poll(let poll):
+            w.header(.poll)
+            w.write(string: poll.worker)
+            w.write(poll.incarnation)
+            w.write(UInt32(poll.results.count))
+            for result in poll.results {
+                w.write(result.partition)
+                w.write(result.epoch)
+                w.write(result.nextOffset)
+                w.write(result.droppedNoSetting)
+                w.write(UInt32(result.commands.count))
+                for command in result.commands {
+                    w.write(command.inputOffset)
+                    w.write(command.sensor)
+                    w.write(command.action.rawValue)
+                }
+            }
+            w.write(UInt32(poll.checkpoints.count))
+            for checkpoint in poll.checkpoints {
+                w.write(checkpoint.partition)
+                w.write(checkpoint.epoch)
+                w.write(checkpoint.nextOffset)
+                w.write(blob: checkpoint.state)
+            }
+            w.write(UInt32(poll.released.count))
+            for released in poll.released { w.write(released) }
+        case .leave(let worker, let incarnation):
+            w.header(.leave)
+            w.write(string: worker)
+            w.write(incarnation)
+        }
+        return w.bytes
+    }
+
+    public static func decode(_ bytes: [UInt8]) throws(FrameError) -> ClusterRequest {
+        var r = try ByteReader.frame(bytes)
+        do {
+            let kind = try r.read(UInt8.self)
+            switch Kind(rawValue: kind) {
+            case .hello:
+                let hello = Hello(worker: try r.readString())
+                try r.end()
+                return .hello(hello)
+            case .poll:
+                var poll = Poll(worker: try r.readString(), incarnation: try r.read())
+                for _ in 0..<(try r.readCount(minimumElementSize: 28)) {
+                    var result = PartitionResult(partition: try r.read(), epoch: try r.read(), nextOffset: try r.read())
+                    result.droppedNoSetting = try r.read()
+                    let count = try r.readCount(minimumElementSize: 17)
+                    result.commands.reserveCapacity(count)
+                    for _ in 0..<count {
+                        let offset: UInt64 = try r.read()
+                        let sensor: UInt64 = try r.read()
+                        guard let action = HeaterAction(rawValue: try r.read()) else { throw DecodeError("invalid heater action") }
+                        result.commands.append(ProducedCommand(inputOffset: offset, sensor: sensor, action: action))
+                    }
+                    poll.results.append(result)
+                }
+                for _ in 0..<(try r.readCount(minimumElementSize: 24)) {
+                    poll.checkpoints.append(Checkpoint(partition: try r.read(), epoch: try r.read(), nextOffset: try r.read(), state: try r.readBlob()))
+                }
+                for _ in 0..<(try r.readCount(minimumElementSize: 12)) { poll.released.append(try r.readPartitionEpoch()) }
+                try r.end()
+                return .poll(poll)
+            case .leave:
+                let request = ClusterRequest.leave(worker: try r.readString(), incarnation: try r.read())
+                try r.end()
+                return request
+            default:
+                throw FrameError.unknownKind(kind)
+            }
+        } catch let error as DecodeError {
+            throw .malformed(error.message)
+        } catch let error as FrameError {
+            throw error
+        } catch {
+            throw .malformed("\(error)")
+        }
+    }
+}
+
+extension ClusterReply {
+    public func encode() -> [UInt8] {
+        var w = ByteWriter()
+        switch self {
+        case .welcome(let welcome):
+            w.header(.welcome)
+            w.write(welcome.incarnation)
+            w.write(welcome.partitionCount)
+            w.write(welcome.pollWaitMilliseconds)
+            w.write(welcome.checkpointIntervalMilliseconds)
+        case .work(let work):
+            w.header(.work)
+            w.write(UInt32(work.assigns.count))
+            for assign in work.assigns {
+                w.write(assign.partition)
+                w.write(assign.epoch)
+                w.write(assign.nextOffset)
+                w.write(blob: assign.state)
+            }
+            w.write(UInt32(work.batches.count))
+            for batch in work.batches {
+                w.write(batch.partition)
+                w.write(batch.epoch)
+                w.write(batch.firstOffset)
+                w.write(UInt32(batch.items.count))
+                for item in batch.items { w.write(item) }
+            }
+            w.write(UInt32(work.revokes.count))
+            for revoke in work.revokes { w.write(revoke) }
+            w.write(work.goodbye)
+        case .fenced(let reason):
+            w.header(.fenced)
+            w.write(string: reason)
+        case .refused(let reason):
+            w.header(.refused)
+            w.write(string: reason)
+        }
+        return w.bytes
+    }
+
+    public static func decode(_ bytes: [UInt8]) throws(FrameError) -> ClusterReply {
+        var r = try ByteReader.frame(bytes)
+        do {
+            let kind = try r.read(UInt8.self)
+            let reply: ClusterReply
+            switch Kind(rawValue: kind) {
+            case .welcome:
+                reply = .welcome(Welcome(incarnation: try r.read(), partitionCount: try r.read(), pollWaitMilliseconds: try r.read(), checkpointIntervalMilliseconds: try r.read()))
+            case .work:
+                var work = Work()
+                for _ in 0..<(try r.readCount(minimumElementSize: 24)) {
+                    work.assigns.append(Assign(partition: try r.read(), epoch: try r.read(), nextOffset: try r.read(), state: try r.readBlob()))
+                }
+                for _ in 0..<(try r.readCount(minimumElementSize: 24)) {
+                    var batch = Batch(partition: try r.read(), epoch: try r.read(), firstOffset: try r.read(), items: [])
+                    let count = try r.readCount(minimumElementSize: 17)
+                    batch.items.reserveCapacity(count)
+                    for _ in 0..<count { batch.items.append(try r.readItem()) }
+                    work.batches.append(batch)
+                }
+                for _ in 0..<(try r.readCount(minimumElementSize: 12)) { work.revokes.append(try r.readPartitionEpoch()) }
+                work.goodbye = try r.read()
+                reply = .work(work)
+            case .fenced:
+                reply = .fenced(reason: try r.readString())
+            case .refused:
+                reply = .refused(reason: try r.readString())
+            default:
+                throw FrameError.unknownKind(kind)
+            }
+            try r.end()
+            return reply
+        } catch let error as DecodeError {
+            throw .malformed(error.message)
+        } catch let error as FrameError {
+            throw error
+        } catch {
+            throw .malformed("\(error)")
+        }
+    }
+}
+
+extension ByteWriter {
+    fileprivate mutating func header(_ kind: Kind) {
+        write(bytes: ClusterProtocol.magic)
+        write(ClusterProtocol.version)
+        write(kind.rawValue)
+    }
+
+    fileprivate mutating func write(_ pe: PartitionEpoch) {
+        write(pe.partition)
+        write(pe.epoch)
+    }
+
+    /// An item: kind (0 reading, 1 setting), sensor, then one or three doubles.
+    public mutating func write(_ item: Item) {
+        switch item {
+        case .reading(let sensor, let temperature):
+            write(UInt8(0))
+            write(sensor)
+            write(temperature)
+        case .setting(let sensor, let setting):
+            write(UInt8(1))
+            write(sensor)
+            write(setting.desired)
+            write(setting.up)
+            write(setting.down)
+        }
+    }
+}
+
+extension ByteReader {
+    fileprivate static func frame(_ bytes: [UInt8]) throws(FrameError) -> ByteReader {
+        guard bytes.count >= 5, bytes[0] == 0xFE, bytes[1] == 0x54, bytes[2] == 0x43 else { throw .notAClusterFrame }
+        guard bytes[3] == ClusterProtocol.version else { throw .unsupportedVersion(bytes[3]) }
+        return ByteReader(bytes, position: 4)
+    }
+
+    fileprivate mutating func readPartitionEpoch() throws(DecodeError) -> PartitionEpoch {
+        PartitionEpoch(partition: try read(), epoch: try read())
+    }
+
+    fileprivate mutating func end() throws(DecodeError) {
+        guard isAtEnd else { throw DecodeError("\(remaining) trailing bytes") }
+    }
+
+    /// An item written by ``ByteWriter/write(_:)-(Item)``; values were validated at ingest.
+    public mutating func readItem() throws(DecodeError) -> Item {
+        switch try read(UInt8.self) {
+        case 0:
+            return .reading(sensor: try read(), temperature: try read())
+        case 1:
+            let sensor: UInt64 = try read()
+            return .setting(sensor: sensor, Setting(unchecked: try read(), up: try read(), down: try read()))
+        default:
+            throw DecodeError("unknown item kind")
+        }
+    }
+}

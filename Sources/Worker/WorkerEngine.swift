@@ -1,0 +1,113 @@
+import Control
+public import Wire
+
+/// A worker's partitions and what it owes the coordinator, with no I/O.
+///
+/// ``apply(_:)`` carries out a poll reply (assignments, item batches, revocations) by stepping
+/// the keyed controller; ``takePoll(worker:incarnation:)`` collects the results, checkpoints and
+/// releases for the next poll. ``WorkerService`` drives it with the socket and the clock.
+public struct WorkerEngine: Sendable {
+    struct Owned: Sendable {
+        var state: PartitionState
+        var epoch: UInt64
+        /// The offset the newest checkpoint sent covers (nil: none sent yet).
+        var checkpointed: UInt64?
+    }
+
+    private(set) var partitions: [Int: Owned] = [:]
+    private var results: [Int: PartitionResult] = [:]
+    private var checkpoints: [Int: Checkpoint] = [:]
+    private var released: [PartitionEpoch] = []
+
+    /// Problems the shell should log: they mean a bug or a fenced message, never bad user input.
+    public private(set) var anomalies: [String] = []
+
+    public init() {}
+
+    public var ownedPartitions: [Int] { partitions.keys.sorted() }
+    public var sensorCount: Int { partitions.values.reduce(0) { $0 + $1.state.sensors.count } }
+
+    /// Carries out one reply: assignments first, then batches, then revocations.
+    public mutating func apply(_ work: Work) {
+        for assign in work.assigns {
+            let partition = Int(assign.partition)
+            do {
+                let state = try CheckpointCodec.decode(assign.state)
+                guard state.partition == partition, state.nextOffset == assign.nextOffset else {
+                    anomalies.append("assignment of partition \(partition) carries state for partition \(state.partition) at \(state.nextOffset)")
+                    continue
+                }
+                partitions[partition] = Owned(state: state, epoch: assign.epoch, checkpointed: assign.nextOffset)
+                results[partition] = nil
+                checkpoints[partition] = nil
+            } catch {
+                anomalies.append("cannot restore partition \(partition): \(error)")
+            }
+        }
+        for batch in work.batches { process(batch) }
+        for revoke in work.revokes {
+            let partition = Int(revoke.partition)
+            guard let owned = partitions[partition], owned.epoch == revoke.epoch else { continue }
+            checkpoints[partition] = Checkpoint(partition: revoke.partition, epoch: owned.epoch, nextOffset: owned.state.nextOffset, state: CheckpointCodec.encode(owned.state))
+            released.append(revoke)
+            partitions[partition] = nil
+        }
+    }
+
+    private mutating func process(_ batch: Batch) {
+        let partition = Int(batch.partition)
+        guard var owned = partitions[partition], owned.epoch == batch.epoch else {
+            anomalies.append("batch for partition \(partition) epoch \(batch.epoch), which this worker does not own")
+            return
+        }
+        var result = results[partition] ?? PartitionResult(partition: batch.partition, epoch: owned.epoch, nextOffset: owned.state.nextOffset)
+        var offset = batch.firstOffset
+        do {
+            for item in batch.items {
+                switch try owned.state.apply(item, at: offset) {
+                case .step(.command(let action)):
+                    result.commands.append(ProducedCommand(inputOffset: offset, sensor: item.sensor, action: action))
+                case .step(.droppedNoSetting):
+                    result.droppedNoSetting += 1
+                case .step, .duplicate:
+                    break
+                }
+                offset += 1
+            }
+        } catch {
+            anomalies.append("partition \(partition): items skipped from offset \(error.got), expected \(error.expected)")
+        }
+        result.nextOffset = owned.state.nextOffset
+        results[partition] = result
+        partitions[partition] = owned
+    }
+
+    /// Snapshots every partition that changed since its last checkpoint.
+    public mutating func checkpointChanged() {
+        for (partition, owned) in partitions where owned.checkpointed != owned.state.nextOffset {
+            checkpoints[partition] = Checkpoint(partition: UInt32(partition), epoch: owned.epoch, nextOffset: owned.state.nextOffset, state: CheckpointCodec.encode(owned.state))
+            partitions[partition]!.checkpointed = owned.state.nextOffset
+        }
+    }
+
+    /// Everything owed to the coordinator since the last poll.
+    public mutating func takePoll(worker: String, incarnation: UInt64) -> Poll {
+        defer {
+            results.removeAll(keepingCapacity: true)
+            checkpoints.removeAll(keepingCapacity: true)
+            released.removeAll()
+            anomalies.removeAll()
+        }
+        return Poll(
+            worker: worker, incarnation: incarnation,
+            results: results.keys.sorted().map { results[$0]! },
+            checkpoints: checkpoints.keys.sorted().map { checkpoints[$0]! },
+            released: released
+        )
+    }
+
+    /// Drops every partition: the coordinator fenced this incarnation off.
+    public mutating func reset() {
+        self = WorkerEngine()
+    }
+}

@@ -1,0 +1,111 @@
+import ArgumentParser
+import Coordinator
+import Foundation
+import Logging
+import ServiceLifecycle
+import Worker
+
+struct CoordinatorCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "coordinator",
+        abstract: "Run the coordinator: ingest, partition logs, assignment, checkpoints, command feed."
+    )
+
+    @Option(help: "Data directory (created if missing): cluster parameters and checkpoints.")
+    var data: String
+
+    @Option(help: "Partition count for a new data directory (fixed afterwards). Default 64.")
+    var partitions: Int?
+
+    @Option(help: "Ingest address (nng REP): producers send JSON or binary batches here.")
+    var ingest = "tcp://127.0.0.1:7600"
+
+    @Option(help: "Publish address (nng PUB): heater commands as '<sensor> <json>'.")
+    var publish = "tcp://127.0.0.1:7601"
+
+    @Option(help: "Cluster address (nng REP): workers connect here.")
+    var cluster = "tcp://127.0.0.1:7602"
+
+    @Option(help: "Admin address (nng REP): status and control for the CLI.")
+    var admin = "tcp://127.0.0.1:7603"
+
+    @Option(help: "Declare a silent worker dead after this long.")
+    var heartbeatTimeout = DurationArgument(.milliseconds(800))
+
+    @Option(help: "How often workers checkpoint each partition.")
+    var checkpointInterval = DurationArgument(.seconds(1))
+
+    @Option(help: "Items waiting for workers before producers are refused (backpressure).")
+    var maxBuffered = 4_000_000
+
+    @OptionGroup var logging: LoggingOptions
+
+    func validate() throws {
+        if let partitions, !(1...65536).contains(partitions) {
+            throw ValidationError("--partitions must be between 1 and 65536")
+        }
+        guard heartbeatTimeout.duration >= .milliseconds(100) else {
+            throw ValidationError("--heartbeat-timeout must be at least 100ms")
+        }
+        guard checkpointInterval.duration >= .milliseconds(10) else {
+            throw ValidationError("--checkpoint-interval must be at least 10ms")
+        }
+        guard maxBuffered > 0 else { throw ValidationError("--max-buffered must be positive") }
+    }
+
+    func run() async throws {
+        let logger = logging.bootstrap(label: "thermoshard.coordinator")
+        var configuration = CoordinatorConfiguration(dataDirectory: data)
+        configuration.partitions = partitions
+        configuration.ingestURL = ingest
+        configuration.publishURL = publish
+        configuration.clusterURL = cluster
+        configuration.adminURL = admin
+        configuration.heartbeatTimeout = heartbeatTimeout.duration
+        configuration.pollWait = min(.milliseconds(100), heartbeatTimeout.duration / 4)
+        configuration.checkpointInterval = checkpointInterval.duration
+        configuration.maxBufferedItems = maxBuffered
+        try await runService(CoordinatorService(configuration: configuration, logger: logger), logger: logger)
+    }
+}
+
+struct WorkerCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "worker",
+        abstract: "Run a worker: it registers with the coordinator, runs the controller for its partitions and checkpoints them."
+    )
+
+    @Option(help: "The coordinator's cluster address.")
+    var coordinator = "tcp://127.0.0.1:7602"
+
+    @Option(help: "This worker's name (default: host-pid). Unique in the cluster.")
+    var id: String?
+
+    @OptionGroup var logging: LoggingOptions
+
+    func run() async throws {
+        let name = id ?? "\(ProcessInfo.processInfo.hostName)-\(ProcessInfo.processInfo.processIdentifier)"
+        var logger = logging.bootstrap(label: "thermoshard.worker")
+        logger[metadataKey: "worker"] = "\(name)"
+        var configuration = WorkerConfiguration(id: name)
+        configuration.coordinatorURL = coordinator
+        try await runService(WorkerService(configuration: configuration, logger: logger), logger: logger)
+    }
+}
+
+/// Runs one service until it ends, shutting it down gracefully on SIGTERM or SIGINT.
+func runService(_ service: some Service, logger: Logger) async throws {
+    let group = ServiceGroup(
+        configuration: .init(
+            services: [.init(service: service, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup)],
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: logger
+        )
+    )
+    do {
+        try await group.run()
+    } catch {
+        logger.critical("\(error)")
+        throw ExitCode.failure
+    }
+}

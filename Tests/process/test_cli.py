@@ -1,0 +1,59 @@
+"""The command-line clients: set, send, watch, status."""
+import json
+import subprocess
+
+from conftest import BIN
+
+
+def run(*args, input=None, timeout=30):
+    return subprocess.run([BIN, *args], input=input, capture_output=True, text=True, timeout=timeout)
+
+
+def test_set_send_watch_status(cluster):
+    cluster.start_coordinator()
+    cluster.start_workers(2)
+    watcher = subprocess.Popen([BIN, "watch", "--publish", cluster.publish_url, "--sensor", "11", "--count", "2"],
+                               stdout=subprocess.PIPE, text=True)
+    result = run("set", "11", "--desired", "20", "--up", "1", "--down", "1", "--ingest", cluster.ingest_url)
+    assert result.returncode == 0, result.stderr
+    bad = run("set", "11", "--desired", "nan", "--up", "1", "--down", "1", "--ingest", cluster.ingest_url)
+    assert bad.returncode != 0 and "finite" in bad.stderr
+    # The watcher's subscription forms asynchronously: send alternating readings until it has
+    # seen two commands.
+    lines = "\n".join(json.dumps({"sensor": 11, "temperature": t}) for t in [30, 10])
+    sent = 0
+    while watcher.poll() is None and sent < 200:
+        result = run("send", "--ingest", cluster.ingest_url, input=lines + "\n")
+        assert result.returncode == 0, result.stderr
+        sent += 1
+        try:
+            watcher.wait(timeout=0.1)
+        except subprocess.TimeoutExpired:
+            pass
+    out, _ = watcher.communicate(timeout=10)
+    events = [json.loads(line) for line in out.splitlines()]
+    assert len(events) == 2 and all(e["sensor"] == 11 for e in events)
+    assert {e["heater"] for e in events} == {"on", "off"}
+
+    result = run("send", "--ingest", cluster.ingest_url, input='{"sensor":1,"temperature":20}\nnot json\n{"sensor":-4,"temperature":1}\n')
+    assert result.returncode == 2
+    assert "line 2" in result.stderr and "line 3" in result.stderr
+    assert "accepted 1, rejected 2" in result.stdout
+
+    status = json.loads(run("status", "--admin", cluster.admin_url, "--json").stdout)
+    assert sorted(w["id"] for w in status["workers"]) == ["w1", "w2"]
+    assert len(status["partitions"]) == 16 and all(p["owner"] in ("w1", "w2") for p in status["partitions"])
+    table = run("status", "--admin", cluster.admin_url).stdout
+    assert "w1" in table and "w2" in table and "accepted" in table
+
+
+def test_status_without_coordinator_is_a_clear_error(cluster):
+    result = run("status", "--admin", cluster.admin_url)
+    assert result.returncode != 0 and "coordinator" in result.stderr
+
+
+def test_bad_flags_are_refused(cluster, tmp_path):
+    result = run("coordinator", "--data", str(tmp_path / "d"), "--partitions", "0")
+    assert result.returncode != 0 and "partitions" in result.stderr
+    result = run("coordinator", "--data", str(tmp_path / "d2"), "--heartbeat-timeout", "soon")
+    assert result.returncode != 0
