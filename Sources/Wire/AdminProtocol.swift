@@ -58,6 +58,20 @@ public struct StatusReport: Sendable, Codable, Equatable {
             case id, owner, state, epoch, head, processed, checkpoint, lag
             case checkpointAgeMilliseconds = "checkpoint_age_ms"
         }
+
+        /// Writes `owner` and `checkpoint_age_ms` as null rather than leaving them out.
+        public func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(id, forKey: .id)
+            try c.encode(owner, forKey: .owner)
+            try c.encode(state, forKey: .state)
+            try c.encode(epoch, forKey: .epoch)
+            try c.encode(head, forKey: .head)
+            try c.encode(processed, forKey: .processed)
+            try c.encode(checkpoint, forKey: .checkpoint)
+            try c.encode(lag, forKey: .lag)
+            try c.encode(checkpointAgeMilliseconds, forKey: .checkpointAgeMilliseconds)
+        }
         public init(id: Int, owner: String?, state: String, epoch: UInt64, head: UInt64, processed: UInt64, checkpoint: UInt64, lag: UInt64, checkpointAgeMilliseconds: UInt64?) {
             self.id = id
             self.owner = owner

@@ -1,93 +1,145 @@
 public import Control
 
 /// The compact binary batch format for fast producers (docs/protocol.md), little-endian:
-/// magic `0xFE 'T' 'B'`, version u8 (1), flags u8 (bit 0: envelope), [producer (u16 length +
-/// UTF-8), seq u64], count u32, then records: kind u8 and sensor u64, then for kind 0 (reading)
-/// temperature f64, for kind 1 (setting) desired, up, down f64.
+///
+/// | field    | size | value                                      |
+/// |----------|------|--------------------------------------------|
+/// | magic    | 3    | `0xFE 'T' 'B'`                             |
+/// | version  | 1    | `1`                                        |
+/// | flags    | 1    | bit 0: envelope follows; others must be 0  |
+/// | producer | 2+n  | if bit 0: u16 length (1...256), UTF-8      |
+/// | seq      | 8    | if bit 0: u64                              |
+/// | count    | 4    | u32 number of records                      |
+///
+/// then `count` records: kind u8 and sensor u64, followed for kind 0 (a reading, 17 bytes) by
+/// temperature f64, for kind 1 (a setting, 33 bytes) by desired, up and down f64.
+///
+/// Values are validated as in JSON and rejected by index; structural faults refuse the request.
 public enum BinaryBatch {
+    public static let magic: [UInt8] = [0xFE, 0x54, 0x42]
+    /// The version this build writes and reads.
     public static let version: UInt8 = 1
-    static let magic: [UInt8] = [0xFE, 0x54, 0x42]
+    /// The size of the header without an envelope: magic, version, flags, count.
+    public static let headerSize = 9
+    public static let readingSize = 17
+    public static let settingSize = 33
+    /// The longest producer ID, in UTF-8 bytes (binary and JSON alike).
+    public static let maxProducerLength = 256
 
-    static func decode(_ bytes: UnsafeRawBufferPointer, limits: IngestLimits) -> Result<IngestRequest, IngestError> {
-        var position = 0
-        func fail(_ reason: String) -> Result<IngestRequest, IngestError> {
-            .failure(IngestError("binary batch: \(reason) at byte \(position)"))
-        }
-        func need(_ count: Int) -> Bool { bytes.count - position >= count }
-        func u8() -> UInt8 { defer { position += 1 }; return bytes[position] }
-        func u16() -> UInt16 { defer { position += 2 }; return UInt16(littleEndian: bytes.loadUnaligned(fromByteOffset: position, as: UInt16.self)) }
-        func u32() -> UInt32 { defer { position += 4 }; return UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: position, as: UInt32.self)) }
-        func u64() -> UInt64 { defer { position += 8 }; return UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: position, as: UInt64.self)) }
-        func f64() -> Double { Double(bitPattern: u64()) }
+    static let envelopeFlag: UInt8 = 1
 
-        guard need(5), bytes[0] == magic[0], bytes[1] == magic[1], bytes[2] == magic[2] else { return fail("bad magic") }
-        position = 3
-        let version = u8()
-        guard version == Self.version else {
-            return .failure(IngestError("unsupported binary batch version \(version) (this build speaks \(Self.version))"))
+    static func decode(_ bytes: [UInt8], limits: IngestLimits) -> Result<IngestRequest, IngestError> {
+        do {
+            return .success(try decodeThrowing(bytes, limits: limits))
+        } catch {
+            return .failure(error)
         }
-        let flags = u8()
-        guard flags & ~1 == 0 else { return fail("unknown flags \(flags)") }
+    }
+
+    private static func decodeThrowing(_ bytes: [UInt8], limits: IngestLimits) throws(IngestError) -> IngestRequest {
+        func fault(_ problem: String, at offset: Int) -> IngestError {
+            IngestError("binary batch: \(problem)", offset: offset)
+        }
+        for i in 0..<3 where i < bytes.count && bytes[i] != magic[i] {
+            throw fault("bad magic (expected FE 54 42)", at: i)
+        }
+        guard bytes.count >= 4 else { throw fault("truncated header (version missing)", at: bytes.count) }
+        guard bytes[3] == version else {
+            throw IngestError("unsupported binary batch version \(bytes[3]) (this build speaks \(version))")
+        }
+        guard bytes.count >= 5 else { throw fault("truncated header (flags missing)", at: bytes.count) }
+        let flags = bytes[4]
+        guard flags & ~envelopeFlag == 0 else { throw fault("unknown flags 0b\(String(flags, radix: 2))", at: 4) }
+
+        var reader = ByteReader(bytes, position: 5)
         var request = IngestRequest()
-        if flags & 1 == 1 {
-            guard need(2) else { return fail("truncated producer") }
-            let length = Int(u16())
-            guard length > 0, length <= 256, need(length + 8) else { return fail("bad producer") }
-            guard let producer = String(validating: UnsafeRawBufferPointer(rebasing: bytes[position..<position + length]), as: UTF8.self) else {
-                return fail("producer is not UTF-8")
+        if flags & envelopeFlag != 0 {
+            let start = reader.position
+            guard let length = try? reader.read(UInt16.self) else { throw fault("truncated producer length", at: start) }
+            guard (1...maxProducerLength).contains(Int(length)) else {
+                throw fault("producer length \(length) is not in 1...\(maxProducerLength)", at: start)
             }
-            position += length
+            guard reader.remaining >= Int(length) else {
+                throw fault("truncated producer (\(length) bytes, \(reader.remaining) follow)", at: reader.position)
+            }
+            let producer = bytes[reader.position..<reader.position + Int(length)].withUnsafeBufferPointer {
+                String(validating: $0, as: UTF8.self)
+            }
+            guard let producer else { throw fault("producer is not valid UTF-8", at: reader.position) }
             request.producer = producer
-            request.seq = u64()
+            reader = ByteReader(bytes, position: reader.position + Int(length))
+            let seqStart = reader.position
+            guard let seq = try? reader.read(UInt64.self) else { throw fault("truncated seq", at: seqStart) }
+            request.seq = seq
         }
-        guard need(4) else { return fail("truncated count") }
-        let count = Int(u32())
-        guard count <= limits.maxItems else { return fail("\(count) items exceed the limit of \(limits.maxItems) per request") }
-        guard count <= (bytes.count - position) / 17 else { return fail("count \(count) exceeds the bytes that follow") }
+
+        let countStart = reader.position
+        guard let rawCount = try? reader.read(UInt32.self) else { throw fault("truncated count", at: countStart) }
+        let count = Int(rawCount)
+        guard count <= limits.maxItems else {
+            throw fault("count \(count) exceeds the limit of \(limits.maxItems) items per request", at: countStart)
+        }
+        guard count <= reader.remaining / readingSize else {
+            throw fault(
+                "count \(count) needs at least \(count * readingSize) bytes of records, \(reader.remaining) follow", at: countStart)
+        }
+
         request.items.reserveCapacity(count)
         for index in 0..<count {
-            guard need(9) else { return fail("truncated record \(index)") }
-            let kind = u8()
-            let sensor = u64()
-            let result: Result<Item, IngestError>
+            let start = reader.position
+            guard let kind = try? reader.read(UInt8.self), let sensor = try? reader.read(UInt64.self) else {
+                throw fault("truncated record \(index) (\(bytes.count - start) bytes left)", at: start)
+            }
+            let checked: Result<Item, IngestDecoder.ItemProblem>
             switch kind {
             case 0:
-                guard need(8) else { return fail("truncated record \(index)") }
-                let temperature = f64()
-                if temperature.isFinite, temperature > Temperature.absoluteZero {
-                    request.items.append(.reading(sensor: sensor, temperature: temperature))
-                    continue
+                guard let temperature = try? reader.read(Double.self) else {
+                    throw fault("truncated record \(index) (a reading is \(readingSize) bytes, \(bytes.count - start) left)", at: start)
                 }
-                result = IngestDecoder.validate(sensor: sensor, temperature: temperature, desired: nil, up: nil, down: nil)
+                checked = IngestDecoder.reading(sensor: sensor, temperature: temperature)
             case 1:
-                guard need(24) else { return fail("truncated record \(index)") }
-                result = IngestDecoder.validate(sensor: sensor, temperature: nil, desired: f64(), up: f64(), down: f64())
+                guard let desired = try? reader.read(Double.self),
+                      let up = try? reader.read(Double.self),
+                      let down = try? reader.read(Double.self)
+                else {
+                    throw fault("truncated record \(index) (a setting is \(settingSize) bytes, \(bytes.count - start) left)", at: start)
+                }
+                checked = IngestDecoder.setting(sensor: sensor, desired: desired, up: up, down: down)
             default:
-                position -= 9
-                return fail("unknown record kind \(kind) in record \(index)")
+                throw fault("unknown record kind \(kind) in record \(index)", at: start)
             }
-            switch result {
+            switch checked {
             case .success(let item): request.items.append(item)
-            case .failure(let error): request.rejected.append(Rejection(index: index, error: error.description))
+            case .failure(let problem): request.rejected.append(Rejection(index: index, error: problem.reason))
             }
         }
-        guard position == bytes.count else { return fail("\(bytes.count - position) trailing bytes") }
-        return .success(request)
+        guard reader.isAtEnd else {
+            throw fault("\(reader.remaining) trailing bytes after \(count) records", at: reader.position)
+        }
+        return request
     }
 }
 
-/// Builds a binary batch; appending does not allocate beyond the array's growth.
+/// Builds a binary batch. Appending writes straight into one growing array: no per-item
+/// allocation beyond the array's growth (reserve with `capacity`).
 public struct BinaryBatchEncoder: Sendable {
     private var writer: ByteWriter
     private let countOffset: Int
+    /// The records appended so far.
     public private(set) var count = 0
 
+    /// Starts a batch; `producer` and `seq` (the envelope) go together, and a producer ID is
+    /// 1...256 UTF-8 bytes (both are preconditions).
     public init(producer: String? = nil, seq: UInt64? = nil, capacity: Int = 4096) {
+        precondition((producer == nil) == (seq == nil), "a binary batch's producer and seq go together")
         writer = ByteWriter(capacity: capacity)
         writer.write(bytes: BinaryBatch.magic)
         writer.write(BinaryBatch.version)
         if let producer, let seq {
-            writer.write(UInt8(1))
+            precondition(
+                (1...BinaryBatch.maxProducerLength).contains(producer.utf8.count),
+                "a producer ID is 1...\(BinaryBatch.maxProducerLength) UTF-8 bytes")
+            writer.write(BinaryBatch.envelopeFlag)
             writer.write(string: producer)
             writer.write(seq)
         } else {
@@ -97,11 +149,29 @@ public struct BinaryBatchEncoder: Sendable {
         writer.write(UInt32(0))
     }
 
+    /// Appends one record. Values are written as they are; the server validates them.
     public mutating func append(_ item: Item) {
-        writer.write(item)
+        precondition(count < Int(UInt32.max), "a binary batch holds at most \(UInt32.max) records")
+        switch item {
+        case .reading(let sensor, let temperature):
+            writer.write(UInt8(0))
+            writer.write(sensor)
+            writer.write(temperature)
+        case .setting(let sensor, let setting):
+            writer.write(UInt8(1))
+            writer.write(sensor)
+            writer.write(setting.desired)
+            writer.write(setting.up)
+            writer.write(setting.down)
+        }
         count += 1
     }
 
+    public mutating func append(contentsOf items: some Sequence<Item>) {
+        for item in items { append(item) }
+    }
+
+    /// The batch's bytes, with the record count written into the header.
     public func finish() -> [UInt8] {
         var writer = writer
         writer.patch(UInt32(count), at: countOffset)

@@ -1,7 +1,14 @@
 public import Control
 
-/// A heater command as published on the PUB feed: `"<sensor in decimal> <json>"`, so that the
-/// subscription prefix `"17 "` gets sensor 17 and never 170.
+/// A heater command as published on the PUB feed (docs/protocol.md). A feed message is the
+/// sensor ID in decimal, a space, and JSON:
+///
+/// ```
+/// 17 {"sensor":17,"action":1,"heater":"off","partition":35,"offset":1042}
+/// ```
+///
+/// so that subscribing to the prefix `"17 "` gets sensor 17 and never 170. `offset` is the input
+/// item's offset in its partition; `command_offset` is added when the command has one.
 public struct CommandEvent: Sendable, Hashable {
     public var sensor: SensorID
     public var action: HeaterAction
@@ -19,47 +26,106 @@ public struct CommandEvent: Sendable, Hashable {
         self.commandOffset = commandOffset
     }
 
-    public func encodeJSONLine() -> [UInt8] {
-        var json = JSONWriter(capacity: 96)
-        json.beginObject()
-        json.key("sensor"); json.value(sensor)
-        json.key("action"); json.value(action.rawValue)
-        json.key("heater"); json.value(action.name)
-        json.key("partition"); json.value(partition)
-        json.key("offset"); json.value(inputOffset)
-        if let commandOffset { json.key("command_offset"); json.value(commandOffset) }
-        json.endObject()
+    /// The subscription prefix for one sensor's commands: `"17 "`.
+    public static func subscriptionPrefix(for sensor: SensorID) -> [UInt8] {
+        Array("\(sensor) ".utf8)
+    }
+
+    /// The feed message: `17 {"sensor":17,...}`.
+    public func encodeFeedMessage() -> [UInt8] {
+        var prefix: [UInt8] = []
+        prefix.reserveCapacity(128)
+        prefix.append(contentsOf: String(sensor).utf8)
+        prefix.append(UInt8(ascii: " "))
+        var json = JSONWriter(appendingTo: prefix)
+        write(to: &json)
         return json.bytes
     }
 
-    public func encodeFeedMessage() -> [UInt8] {
-        Array("\(sensor) ".utf8) + encodeJSONLine()
+    /// Just the JSON, e.g. for NDJSON output (no newline).
+    public func encodeJSONLine() -> [UInt8] {
+        var json = JSONWriter(capacity: 112)
+        write(to: &json)
+        return json.bytes
     }
 
-    public static func decodeFeedMessage(_ bytes: [UInt8]) throws -> CommandEvent {
-        guard let space = bytes.firstIndex(of: 0x20), let prefix = UInt64(String(decoding: bytes[..<space], as: UTF8.self)) else {
-            throw IngestError("a feed message starts with the sensor ID and a space")
+    private func write(to json: inout JSONWriter) {
+        json.beginObject()
+        json.key("sensor")
+        json.value(sensor)
+        json.key("action")
+        json.value(action.rawValue)
+        json.key("heater")
+        json.value(action.name)
+        json.key("partition")
+        json.value(partition)
+        json.key("offset")
+        json.value(inputOffset)
+        if let commandOffset {
+            json.key("command_offset")
+            json.value(commandOffset)
         }
-        guard case .object(let members) = try JSONParser.parse(Array(bytes[(space + 1)...])) else {
-            throw IngestError("a feed message's body is a JSON object")
+        json.endObject()
+    }
+
+    /// Reads a feed message and checks that its prefix names the JSON's sensor.
+    public static func decodeFeedMessage(_ bytes: [UInt8]) throws(DecodeError) -> CommandEvent {
+        guard let space = bytes.firstIndex(of: UInt8(ascii: " ")) else {
+            throw DecodeError("invalid feed message: no space after the sensor prefix")
         }
-        var sensor: UInt64?
-        var action: HeaterAction?
-        var partition = 0
-        var offset: UInt64 = 0
-        var commandOffset: UInt64?
-        for (key, value) in members {
-            guard case .number(let n) = value else { continue }
-            switch key {
-            case "sensor": sensor = n.uint64
-            case "action": action = n.uint64.flatMap { UInt8(exactly: $0) }.flatMap(HeaterAction.init(rawValue:))
-            case "partition": partition = Int(n.uint64 ?? 0)
-            case "offset": offset = n.uint64 ?? 0
-            case "command_offset": commandOffset = n.uint64
-            default: break
+        let prefix = bytes[..<space]
+        guard !prefix.isEmpty, prefix.allSatisfy({ $0 &- UInt8(ascii: "0") < 10 }),
+              prefix.count == 1 || prefix.first != UInt8(ascii: "0"),
+              let prefixSensor = UInt64(String(decoding: prefix, as: UTF8.self))
+        else {
+            throw DecodeError("invalid feed message: the prefix must be a sensor ID in decimal")
+        }
+        let event = try decodeJSONLine(Array(bytes[(space + 1)...]))
+        guard event.sensor == prefixSensor else {
+            throw DecodeError("invalid feed message: prefix \(prefixSensor) does not match sensor \(event.sensor)")
+        }
+        return event
+    }
+
+    /// Reads the JSON of one command (a feed message without its prefix, or an NDJSON line).
+    /// Members it does not know are ignored.
+    public static func decodeJSONLine(_ bytes: [UInt8]) throws(DecodeError) -> CommandEvent {
+        func bad(_ problem: String) -> DecodeError { DecodeError("invalid command: \(problem)") }
+        let document: JSONValue
+        do {
+            document = try JSONParser.parse(bytes)
+        } catch {
+            throw bad("not JSON: \(error)")
+        }
+        guard case .object = document else { throw bad("not a JSON object") }
+        func unsigned(_ name: String, required: Bool = true) throws(DecodeError) -> UInt64? {
+            switch document[member: name] {
+            case nil, .null?:
+                if required { throw bad("\(name) is missing") }
+                return nil
+            case .number(let number)?:
+                guard let value = number.uint64 else { throw bad("\(name) must be an unsigned 64-bit integer") }
+                return value
+            default:
+                throw bad("\(name) must be an unsigned 64-bit integer")
             }
         }
-        guard let sensor, sensor == prefix, let action else { throw IngestError("malformed feed message") }
-        return CommandEvent(sensor: sensor, action: action, partition: partition, inputOffset: offset, commandOffset: commandOffset)
+        guard let sensor = try unsigned("sensor"),
+              let rawAction = try unsigned("action"),
+              let rawPartition = try unsigned("partition"),
+              let inputOffset = try unsigned("offset")
+        else { throw bad("a required member is missing") }
+        guard let action = UInt8(exactly: rawAction).flatMap(HeaterAction.init(rawValue:)) else {
+            throw bad("action must be 0 (on) or 1 (off), not \(rawAction)")
+        }
+        if let heater = document[member: "heater"] {
+            guard heater == .string(action.name) else {
+                throw bad("heater must be \"\(action.name)\" for action \(action.rawValue)")
+            }
+        }
+        guard let partition = Int(exactly: rawPartition) else { throw bad("partition \(rawPartition) is out of range") }
+        return CommandEvent(
+            sensor: sensor, action: action, partition: partition, inputOffset: inputOffset,
+            commandOffset: try unsigned("command_offset", required: false))
     }
 }

@@ -1,21 +1,28 @@
 public import Control
 
-/// One invalid item of a request, by its index in the request, with the reason.
+/// One invalid item of an ingest request: its index in the request and why it was refused.
 public struct Rejection: Sendable, Hashable {
     public let index: Int
     public let error: String
+
     public init(index: Int, error: String) {
         self.index = index
         self.error = error
     }
 }
 
-/// A decoded ingest request: the valid items in order, and every invalid one with a reason.
+/// A decoded ingest request: the valid items in request order, and every invalid item by index.
 public struct IngestRequest: Sendable, Equatable {
+    /// The producer that names the request for idempotent retries (the envelope), or nil.
     public var producer: String?
+    /// The producer's sequence number for this request; present exactly when `producer` is.
     public var seq: UInt64?
+    /// The valid items, in request order.
     public var items: [Item]
+    /// Every invalid item, by its index in the request, with a reason; in index order.
     public var rejected: [Rejection]
+
+    /// How many items the request held: `items.count + rejected.count`.
     public var itemCount: Int { items.count + rejected.count }
 
     public init(producer: String? = nil, seq: UInt64? = nil, items: [Item] = [], rejected: [Rejection] = []) {
@@ -26,126 +33,222 @@ public struct IngestRequest: Sendable, Equatable {
     }
 }
 
-/// Why a whole request was refused.
+/// Why a whole ingest request was refused: not JSON, a bad envelope, a bad binary batch header,
+/// too many items... The description is what the reply's `error` says.
 public struct IngestError: Error, Sendable, Hashable, CustomStringConvertible {
-    public let description: String
-    public init(_ description: String) { self.description = description }
+    /// The problem, without the offset.
+    public let message: String
+    /// Where in the request the problem was found, when that is known.
+    public let offset: Int?
+
+    public init(_ message: String, offset: Int? = nil) {
+        self.message = message
+        self.offset = offset
+    }
+
+    /// `message`, followed by ` at byte N` when the offset is known.
+    public var description: String {
+        guard let offset else { return message }
+        return "\(message) at byte \(offset)"
+    }
 }
 
-public struct IngestLimits: Sendable {
-    public var maxItems = 100_000
-    public var maxDepth = 16
-    public init() {}
+/// The limits on one ingest request (the byte size limit is the server's).
+public struct IngestLimits: Sendable, Hashable {
+    /// The most items one request may carry.
+    public var maxItems: Int
+    /// The deepest JSON nesting accepted (an envelope with items is 3 deep).
+    public var maxDepth: Int
+
+    public init(maxItems: Int = 100_000, maxDepth: Int = JSONParser.defaultMaxDepth) {
+        self.maxItems = maxItems
+        self.maxDepth = maxDepth
+    }
 }
 
-/// Decodes ingest requests: JSON (an item, an array, or an envelope) or a binary batch.
+/// Decodes ingest requests (docs/protocol.md): a binary batch when the first byte is `0xFE`,
+/// otherwise JSON: one item object, an array of item objects, or an envelope
+/// `{"producer":"ID","seq":N,"items":[...]}`.
+///
+/// Items are judged one by one: valid items are returned in order, each invalid one is listed
+/// with its index and a reason. Only faults of the request as a whole (not JSON, a bad envelope
+/// or binary header, too many items) refuse it with an ``IngestError``.
 public enum IngestDecoder {
     public static func decode(_ bytes: [UInt8], limits: IngestLimits = .init()) -> Result<IngestRequest, IngestError> {
-        bytes.withUnsafeBytes { decode($0, limits: limits) }
+        if bytes.first == BinaryBatch.magic[0] { return BinaryBatch.decode(bytes, limits: limits) }
+        return bytes.withUnsafeBytes { decodeJSON($0, limits: limits) }
     }
 
     public static func decode(_ bytes: UnsafeRawBufferPointer, limits: IngestLimits = .init()) -> Result<IngestRequest, IngestError> {
-        if bytes.first == BinaryBatch.magic[0] { return BinaryBatch.decode(bytes, limits: limits) }
+        if bytes.first == BinaryBatch.magic[0] { return BinaryBatch.decode(Array(bytes), limits: limits) }
+        return decodeJSON(bytes, limits: limits)
+    }
+
+    static let envelopeFields: Set<String> = ["producer", "seq", "items"]
+
+    static func decodeJSON(_ bytes: UnsafeRawBufferPointer, limits: IngestLimits) -> Result<IngestRequest, IngestError> {
         let document: JSONValue
         do {
-            document = try JSONParser.parse(bytes, maxDepth: limits.maxDepth)
+            document = try JSONParser.parse(bytes, maxDepth: limits.maxDepth, maxElements: limits.maxItems)
         } catch {
-            return .failure(IngestError("not JSON: \(error)"))
+            switch error.kind {
+            case .syntax:
+                return .failure(IngestError("not JSON: \(error.reason)", offset: error.offset))
+            case .depthLimit:
+                return .failure(IngestError("request refused: \(error.reason)", offset: error.offset))
+            case .sizeLimit:
+                return .failure(IngestError(
+                    "request refused: \(error.reason) (at most \(limits.maxItems) items per request)", offset: error.offset))
+            }
         }
         var request = IngestRequest()
         let elements: [JSONValue]
         switch document {
         case .array(let array):
             elements = array
-        case .object(let members) where members.contains(where: { $0.0 == "items" || $0.0 == "producer" || $0.0 == "seq" }):
-            switch envelope(members) {
-            case .success(let (producer, seq, items)):
-                request.producer = producer
-                request.seq = seq
-                elements = items
-            case .failure(let error):
+        case .object(let members) where members.contains(where: { envelopeFields.contains($0.0) }):
+            do {
+                let envelope = try Envelope(members)
+                request.producer = envelope.producer
+                request.seq = envelope.seq
+                elements = envelope.items
+            } catch {
                 return .failure(error)
             }
         case .object:
             elements = [document]
         default:
-            return .failure(IngestError("a request is an item object, an array of items, or an envelope {\"producer\",\"seq\",\"items\"}; got \(document.typeName)"))
+            return .failure(IngestError(
+                "a request is an item object, an array of items or an envelope {\"producer\",\"seq\",\"items\"}, not \(document.kindDescription)"))
         }
         guard elements.count <= limits.maxItems else {
-            return .failure(IngestError("\(elements.count) items exceed the limit of \(limits.maxItems) per request"))
+            return .failure(IngestError("request refused: \(elements.count) items exceed the limit of \(limits.maxItems) per request"))
         }
         request.items.reserveCapacity(elements.count)
         for (index, element) in elements.enumerated() {
-            switch item(element) {
-            case .success(let item): request.items.append(item)
-            case .failure(let error): request.rejected.append(Rejection(index: index, error: error.description))
+            do {
+                request.items.append(try item(element))
+            } catch {
+                request.rejected.append(Rejection(index: index, error: error.reason))
             }
         }
         return .success(request)
     }
 
-    private static func envelope(_ members: [(String, JSONValue)]) -> Result<(String, UInt64, [JSONValue]), IngestError> {
+    /// The envelope's members, checked.
+    struct Envelope {
         var producer: String?
         var seq: UInt64?
-        var items: [JSONValue]?
-        for (key, value) in members {
-            switch (key, value) {
-            case ("producer", .string(let name)) where !name.isEmpty && name.utf8.count <= 256: producer = name
-            case ("producer", _): return .failure(IngestError("producer must be a non-empty string of at most 256 bytes"))
-            case ("seq", .number(let number)):
-                guard let value = number.uint64 else { return .failure(IngestError("seq must be a non-negative integer")) }
-                seq = value
-            case ("seq", _): return .failure(IngestError("seq must be a non-negative integer"))
-            case ("items", .array(let array)): items = array
-            case ("items", _): return .failure(IngestError("items must be an array"))
-            default: return .failure(IngestError("unknown envelope field '\(key)'"))
+        var items: [JSONValue] = []
+
+        init(_ members: [(String, JSONValue)]) throws(IngestError) {
+            var items: [JSONValue]?
+            for (name, value) in members {
+                switch name {
+                case "producer":
+                    guard case .string(let id) = value, (1...BinaryBatch.maxProducerLength).contains(id.utf8.count) else {
+                        throw IngestError("envelope: producer must be a non-empty string of at most \(BinaryBatch.maxProducerLength) bytes")
+                    }
+                    producer = id
+                case "seq":
+                    guard case .number(let number) = value, let seq = number.uint64 else {
+                        throw IngestError("envelope: seq must be an integer in 0...\(UInt64.max)")
+                    }
+                    self.seq = seq
+                case "items":
+                    guard case .array(let array) = value else {
+                        throw IngestError("envelope: items must be an array, not \(value.kindDescription)")
+                    }
+                    items = array
+                default:
+                    throw IngestError("envelope: unknown field '\(escapedForMessage(name))' (an envelope has producer, seq and items)")
+                }
             }
+            switch (producer, seq) {
+            case (.some, nil): throw IngestError("envelope: producer and seq go together; seq is missing")
+            case (nil, .some): throw IngestError("envelope: producer and seq go together; producer is missing")
+            default: break
+            }
+            guard let items else { throw IngestError("envelope: items is missing") }
+            self.items = items
         }
-        guard let producer, let seq else { return .failure(IngestError("an envelope needs both producer and seq")) }
-        guard let items else { return .failure(IngestError("an envelope needs items")) }
-        return .success((producer, seq, items))
     }
 
-    /// One item object, validated.
-    static func item(_ value: JSONValue) -> Result<Item, IngestError> {
-        guard case .object(let members) = value else { return .failure(IngestError("an item must be an object, got \(value.typeName)")) }
-        var sensor: UInt64?
-        var fields: [String: Double] = [:]
-        for (key, value) in members {
-            switch key {
-            case "sensor":
-                guard case .number(let number) = value, let id = number.uint64 else {
-                    return .failure(IngestError("sensor must be an unsigned 64-bit integer"))
-                }
-                sensor = id
-            case "temperature", "desired", "up", "down":
-                guard case .number(let number) = value else { return .failure(IngestError("\(key) must be a number, got \(value.typeName)")) }
-                fields[key] = number.double
-            default:
-                return .failure(IngestError("unknown field '\(key)'"))
-            }
-        }
-        guard let sensor else { return .failure(IngestError("sensor is missing")) }
-        return validate(sensor: sensor, temperature: fields["temperature"], desired: fields["desired"], up: fields["up"], down: fields["down"])
+    /// Why one item was rejected.
+    struct ItemProblem: Error {
+        let reason: String
+        init(_ reason: String) { self.reason = reason }
     }
 
-    /// The same checks for JSON and binary: a reading or a complete setting, values in range.
-    static func validate(sensor: UInt64, temperature: Double?, desired: Double?, up: Double?, down: Double?) -> Result<Item, IngestError> {
-        let hasSetting = desired != nil || up != nil || down != nil
-        do {
-            if let temperature {
-                guard !hasSetting else {
-                    return .failure(IngestError("an item is a reading (temperature) or a setting (desired, up, down), not both"))
-                }
-                return .success(.reading(sensor: sensor, temperature: try Temperature.reading(temperature)))
+    /// One JSON item object, validated: a reading or a complete setting with values in range.
+    static func item(_ value: JSONValue) throws(ItemProblem) -> Item {
+        guard case .object(let members) = value else {
+            throw ItemProblem("an item must be an object, not \(value.kindDescription)")
+        }
+        var sensor: SensorID?
+        var temperature: Double?
+        var desired: Double?
+        var up: Double?
+        var down: Double?
+        for (name, member) in members {
+            switch name {
+            case "sensor": sensor = try sensorID(member)
+            case "temperature": temperature = try number(member, "temperature")
+            case "desired": desired = try number(member, "desired")
+            case "up": up = try number(member, "up")
+            case "down": down = try number(member, "down")
+            default: throw ItemProblem("unknown field '\(escapedForMessage(name))'")
             }
-            guard hasSetting else { return .failure(IngestError("an item needs temperature (a reading) or desired, up and down (a setting)")) }
-            guard let desired else { return .failure(IngestError("a setting needs desired")) }
-            guard let up else { return .failure(IngestError("a setting needs up")) }
-            guard let down else { return .failure(IngestError("a setting needs down")) }
+        }
+        guard let sensor else { throw ItemProblem("sensor is missing") }
+        let isSetting = desired != nil || up != nil || down != nil
+        if let temperature {
+            guard !isSetting else {
+                throw ItemProblem("an item is a reading (temperature) or a setting (desired, up, down), not both")
+            }
+            return try reading(sensor: sensor, temperature: temperature).get()
+        }
+        guard isSetting else {
+            throw ItemProblem("an item needs temperature (a reading) or desired, up and down (a setting)")
+        }
+        guard let desired, let up, let down else {
+            let missing = [("desired", desired), ("up", up), ("down", down)].filter { $0.1 == nil }.map { "'\($0.0)'" }
+            throw ItemProblem(
+                "a setting needs desired, up and down; \(missing.joined(separator: " and ")) \(missing.count == 1 ? "is" : "are") missing")
+        }
+        return try setting(sensor: sensor, desired: desired, up: up, down: down).get()
+    }
+
+    static func sensorID(_ value: JSONValue) throws(ItemProblem) -> SensorID {
+        let requirement = "sensor must be an unsigned 64-bit integer"
+        guard case .number(let number) = value else { throw ItemProblem("\(requirement), not \(value.kindDescription)") }
+        if let id = number.uint64 { return id }
+        let shown = number.text.utf8.count <= 40 ? number.text : String(number.text.prefix(40)) + "..."
+        if number.isNegative { throw ItemProblem("\(requirement): \(shown) is negative") }
+        if !number.isInteger { throw ItemProblem("\(requirement) written without fraction or exponent: \(shown)") }
+        throw ItemProblem("\(requirement): \(shown) is too large (the most is \(UInt64.max))")
+    }
+
+    static func number(_ value: JSONValue, _ field: String) throws(ItemProblem) -> Double {
+        guard case .number(let number) = value else { throw ItemProblem("\(field) must be a number, not \(value.kindDescription)") }
+        return number.double
+    }
+
+    /// The value checks of a reading, for JSON items and binary records alike.
+    static func reading(sensor: SensorID, temperature: Double) -> Result<Item, ItemProblem> {
+        do throws(ValueError) {
+            return .success(.reading(sensor: sensor, temperature: try Temperature.reading(temperature)))
+        } catch {
+            return .failure(ItemProblem(error.description))
+        }
+    }
+
+    /// The value checks of a setting, for JSON items and binary records alike.
+    static func setting(sensor: SensorID, desired: Double, up: Double, down: Double) -> Result<Item, ItemProblem> {
+        do throws(ValueError) {
             return .success(.setting(sensor: sensor, try Setting(desired: desired, up: up, down: down)))
         } catch {
-            return .failure(IngestError(error.description))
+            return .failure(ItemProblem(error.description))
         }
     }
 }

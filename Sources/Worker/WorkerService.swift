@@ -11,7 +11,7 @@ public struct WorkerConfiguration: Sendable {
     /// How long to wait for the coordinator's answer before asking again.
     public var requestTimeout: Duration = .seconds(3)
     /// How long a graceful leave may take before the worker gives up and exits.
-    public var leaveTimeout: Duration = .seconds(15)
+    public var leaveTimeout: Duration = .seconds(5)
 
     public init(id: String) {
         self.id = id

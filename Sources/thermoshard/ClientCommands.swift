@@ -125,11 +125,20 @@ struct SendCommand: AsyncParsableCommand {
 
     func run() async throws {
         var tally = SendTally()
-        var lines: [String] = []
+        var lines: [(number: Int, json: String)] = []
+        var number = 0
         while let line = readLine() {
+            number += 1
             let trimmed = line.trimmingCharacters(in: .whitespaces)
-            // Keep blank lines' numbering but send a value that is rejected with a reason.
-            lines.append(trimmed.isEmpty ? "null" : trimmed)
+            if trimmed.isEmpty { continue }
+            // A line that is not JSON would make the whole batch "not JSON": report it here.
+            do {
+                _ = try JSONParser.parse(Array(trimmed.utf8))
+            } catch {
+                tally.report(line: number, "not JSON: \(error)")
+                continue
+            }
+            lines.append((number, trimmed))
             if lines.count >= batch {
                 try await tally.send(lines, to: ingest)
                 lines.removeAll(keepingCapacity: true)
@@ -141,26 +150,28 @@ struct SendCommand: AsyncParsableCommand {
     }
 }
 
-/// What `send` has sent so far, with line numbers for its error messages.
+/// What `send` has sent so far; errors name the input line.
 struct SendTally {
-    var firstLine = 1
     var accepted = 0
     var rejected = 0
 
-    mutating func send(_ lines: [String], to ingest: String) async throws {
+    mutating func report(line: Int, _ error: String) {
+        FileHandle.standardError.write(Data("line \(line): \(error)\n".utf8))
+        rejected += 1
+    }
+
+    mutating func send(_ lines: [(number: Int, json: String)], to ingest: String) async throws {
         guard !lines.isEmpty else { return }
-        let body = "[" + lines.joined(separator: ",") + "]"
+        let body = "[" + lines.map(\.json).joined(separator: ",") + "]"
         let reply = try IngestReply.decode(try await request(ingest, Array(body.utf8)))
         if let error = reply.error {
-            FileHandle.standardError.write(Data("lines \(firstLine)-\(firstLine + lines.count - 1): \(error)\n".utf8))
+            FileHandle.standardError.write(Data("lines \(lines[0].number)-\(lines[lines.count - 1].number): \(error)\n".utf8))
             rejected += lines.count
         }
-        for rejection in reply.rejected {
-            FileHandle.standardError.write(Data("line \(firstLine + rejection.index): \(rejection.error)\n".utf8))
+        for rejection in reply.rejected where lines.indices.contains(rejection.index) {
+            report(line: lines[rejection.index].number, rejection.error)
         }
         accepted += reply.accepted
-        rejected += reply.rejected.count
-        firstLine += lines.count
     }
 }
 

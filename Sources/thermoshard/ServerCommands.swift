@@ -81,6 +81,9 @@ struct WorkerCommand: AsyncParsableCommand {
     @Option(help: "This worker's name (default: host-pid). Unique in the cluster.")
     var id: String?
 
+    @Option(help: "On SIGTERM, how long to try handing partitions over before exiting anyway (the coordinator then reassigns them after its heartbeat timeout).")
+    var leaveTimeout = DurationArgument(.seconds(5))
+
     @OptionGroup var logging: LoggingOptions
 
     func run() async throws {
@@ -89,6 +92,7 @@ struct WorkerCommand: AsyncParsableCommand {
         logger[metadataKey: "worker"] = "\(name)"
         var configuration = WorkerConfiguration(id: name)
         configuration.coordinatorURL = coordinator
+        configuration.leaveTimeout = leaveTimeout.duration
         try await runService(WorkerService(configuration: configuration, logger: logger), logger: logger)
     }
 }

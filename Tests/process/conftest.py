@@ -104,15 +104,19 @@ class Cluster:
         return names
 
     def stop(self):
-        for process in [*self.workers.values(), self.coordinator]:
-            if process and process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-        for process in [*self.workers.values(), self.coordinator]:
-            if process:
-                try:
-                    process.wait(timeout=20)
-                except subprocess.TimeoutExpired:
-                    process.kill()
+        """Stops workers first (each leaves gracefully), then the coordinator."""
+        for group in (list(self.workers.values()), [self.coordinator]):
+            for process in group:
+                if process and process.poll() is None:
+                    process.send_signal(signal.SIGCONT)
+                    process.send_signal(signal.SIGTERM)
+            for process in group:
+                if process:
+                    try:
+                        process.wait(timeout=20)
+                    except subprocess.TimeoutExpired:
+                        process.kill()
+                        process.wait()
         if self._ingest:
             self._ingest.close()
 
