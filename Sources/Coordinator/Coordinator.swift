@@ -214,11 +214,10 @@ actor Coordinator {
                 counters.duplicateCommandsSuppressed += 1
             }
         }
+        // Replayed items count once: only what lies beyond every earlier result is new.
+        if result.nextOffset > log.published { counters.processed += result.nextOffset - log.published }
         log.published = max(log.published, result.nextOffset)
-        if result.nextOffset > log.processed {
-            counters.processed += result.nextOffset - log.processed
-            log.processed = result.nextOffset
-        }
+        log.processed = max(log.processed, result.nextOffset)
         counters.droppedNoSetting += UInt64(result.droppedNoSetting)
         logs[partition] = log
     }

@@ -115,9 +115,12 @@ struct Fleet: Sendable {
     var random: SplitMix64
 
     init(count: Int, seed: UInt64) {
-        heaters = Array(repeating: HeaterModel(), count: count)
+        // The seed's heaters start at 42 degrees; a spread of +-3 keeps them from switching in
+        // lockstep.
+        var random = SplitMix64(seed: seed)
+        heaters = (0..<count).map { _ in HeaterModel(temperature: 39 + Double(random.next() % 601) / 100) }
         desired = Array(repeating: 45, count: count)
-        random = SplitMix64(seed: seed)
+        self.random = random
     }
 
     func setting(_ index: Int) -> Item {
