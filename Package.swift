@@ -34,6 +34,10 @@ let package = Package(
         // Public (ingest/commands) and cluster wire formats: bytes in, values or precise errors out.
         .target(name: "Wire", dependencies: ["Control"], swiftSettings: strict),
 
+        // The coordinator's disk formats: ingest journal, command log, checkpoints. Blocking file
+        // calls, run by the shell on a dedicated thread.
+        .target(name: "Storage", dependencies: ["Control", "Wire"], swiftSettings: strict),
+
         // Protocol decisions as value-type state machines: membership, assignment, handoff, epochs.
         .target(name: "Cluster", dependencies: ["Control"], swiftSettings: strict),
 
@@ -41,7 +45,7 @@ let package = Package(
         .target(
             name: "Coordinator",
             dependencies: [
-                "Control", "Wire", "Cluster", "NNG",
+                "Control", "Wire", "Cluster", "NNG", "Storage",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
@@ -61,7 +65,7 @@ let package = Package(
         .executableTarget(
             name: "thermoshard",
             dependencies: [
-                "Control", "Wire", "NNG", "Coordinator", "Worker",
+                "Control", "Wire", "NNG", "Storage", "Coordinator", "Worker",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -77,6 +81,7 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(name: "NNGTests", dependencies: ["NNG"], swiftSettings: strict),
+        .testTarget(name: "StorageTests", dependencies: ["Storage", "Wire", "Control"], swiftSettings: strict),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,6 +1,7 @@
 import Cluster
 import Control
 import Logging
+import Storage
 import Wire
 
 /// The coordinator's state and decisions, driven by ``CoordinatorService``.
@@ -8,11 +9,17 @@ import Wire
 /// It owns the partition logs and the protocol state machines (``Membership`` and
 /// ``PartitionTable``) and turns their directives into work for workers. It does no socket
 /// I/O: the service decodes requests, calls in, and sends what comes back. Commands to publish
-/// leave through ``feed``; checkpoint writes go to the disk queue.
+/// leave through ``feed``.
+///
+/// Disk writes are group commits: whatever the actor decides while the ``DiskWriter`` is busy
+/// (journal records, commands, checkpoints) gathers in one pending batch, written as soon as
+/// the previous one is done; a request is acknowledged, and its items handed to workers, only
+/// once its batch is written.
 actor Coordinator {
     let configuration: CoordinatorConfiguration
     let directory: DataDirectory
     let partitioner: Partitioner
+    private let disk: DiskWriter
     private let logger: Logger
     private let clock = MonotonicClock()
     private let limiter = RateLimitedLog()
@@ -20,7 +27,7 @@ actor Coordinator {
     private var membership: Membership
     private var table: PartitionTable
     private var logs: [PartitionLog]
-    private var checkpoints: [DataDirectory.StoredCheckpoint?]
+    private var checkpoints: [StoredCheckpoint?]
     private var checkpointTimes: [UInt64?]
     private var counters = Counters()
     private var buffered = 0
@@ -34,6 +41,36 @@ actor Coordinator {
     private var pipes: [UInt32: (worker: WorkerID, incarnation: UInt64)] = [:]
     private var running = true
 
+    // Group commit.
+    private var pending = DiskBatch()
+    /// Feed messages of the pending batch's commands, published once it is written.
+    private var pendingFeed: [[UInt8]] = []
+    /// Per partition, its head once the pending batch is written.
+    private var pendingDurable: [Int: UInt64] = [:]
+    /// The pending batch's number; batches up to `written` are on disk.
+    private var batchNumber: UInt64 = 1
+    private var written: UInt64 = 0
+    private var writing = false
+    private var batchWaiters: [UInt64: [CheckedContinuation<String?, Never>]] = [:]
+    /// Set when the disk failed: the coordinator stops serving.
+    private(set) var failure: String?
+
+    // Idempotent producers.
+    private var producers: ProducerTable
+    /// The batch holding each producer's last request, while that batch is not written yet.
+    private var producerBatch: [String: UInt64] = [:]
+
+    // The command log.
+    private var commandEnd: UInt64
+    /// The end of the command log as written to disk.
+    private var writtenCommandEnd: UInt64
+    private var commandReaders: [CommandReader] = []
+    private struct CommandReader {
+        let from: UInt64
+        let deadline: UInt64
+        let continuation: CheckedContinuation<Void, Never>
+    }
+
     private struct ParkedPoll {
         let incarnation: UInt64
         let deadline: UInt64
@@ -44,32 +81,25 @@ actor Coordinator {
     nonisolated let feed: AsyncStream<[UInt8]>
     private let feedContinuation: AsyncStream<[UInt8]>.Continuation
 
-    init(configuration: CoordinatorConfiguration, directory: DataDirectory, logger: Logger) {
+    init(configuration: CoordinatorConfiguration, directory: DataDirectory, disk: DiskWriter, recovered: RecoveredState, logger: Logger) {
         self.configuration = configuration
         self.directory = directory
+        self.disk = disk
         self.logger = logger
         let count = directory.partitionCount
         partitioner = Partitioner(count: count)
-        logs = Array(repeating: PartitionLog(), count: count)
-        checkpoints = Array(repeating: nil, count: count)
+        logs = recovered.logs
+        checkpoints = recovered.checkpoints
         checkpointTimes = Array(repeating: nil, count: count)
+        producers = recovered.producers
+        commandEnd = recovered.commandEnd
+        writtenCommandEnd = recovered.commandEnd
+        buffered = logs.reduce(0) { $0 + $1.items.count }
         (feed, feedContinuation) = AsyncStream.makeStream(bufferingPolicy: .unbounded)
 
-        // Start from the stored checkpoints; epochs continue above the highest stored one and
-        // incarnations above the wall clock, so nothing from before a restart looks current.
-        var highestEpoch: UInt64 = 0
-        for partition in 0..<count {
-            switch directory.readCheckpoint(partition: partition) {
-            case .none:
-                break
-            case .found(let checkpoint):
-                checkpoints[partition] = checkpoint
-                logs[partition].reset(to: checkpoint.nextOffset)
-                highestEpoch = max(highestEpoch, checkpoint.epoch)
-            case .corrupt(let reason):
-                logger.error("ignoring corrupt checkpoint", metadata: ["partition": "\(partition)", "reason": "\(reason)"])
-            }
-        }
+        // Epochs continue above the highest stored one and incarnations above the wall clock,
+        // so nothing from before a restart looks current.
+        let highestEpoch = recovered.checkpoints.compactMap { $0?.epoch }.max() ?? 0
         table = PartitionTable(partitionCount: count, startEpoch: highestEpoch)
         membership = Membership(
             heartbeatTimeout: configuration.heartbeatTimeout.nanoseconds,
@@ -79,30 +109,131 @@ actor Coordinator {
 
     // MARK: - Ingest
 
-    /// Appends a decoded request's valid items to their partitions' logs.
-    func ingest(_ request: IngestRequest) -> IngestReply {
-        guard running else { return IngestReply(accepted: 0, rejected: [], error: "coordinator is shutting down") }
+    /// Appends a decoded request's valid items to their partitions' logs and the journal, and
+    /// returns the encoded reply once they are on disk. A retry of an idempotent producer's
+    /// last request gets the first reply and appends nothing.
+    func ingest(_ request: IngestRequest) async -> [UInt8] {
+        guard running, failure == nil else { return IngestReply.refused("coordinator is shutting down; retry").encode() }
+        if let producer = request.producer, let seq = request.seq {
+            switch producers.verdict(producer: producer, seq: seq) {
+            case .new:
+                break
+            case .retry(let reply):
+                counters.duplicateRequests += 1
+                if let batch = producerBatch[producer], let error = await written(batch) {
+                    return IngestReply.refused(error).encode()
+                }
+                return reply
+            case .stale(let last):
+                counters.rejectedRequests += 1
+                return IngestReply.refused("stale request: producer '\(producer)' already sent seq \(last), this is seq \(seq)").encode()
+            }
+        }
         counters.rejected += UInt64(request.rejected.count)
         if buffered + request.items.count > configuration.maxBufferedItems {
             counters.rejectedRequests += 1
             limiter.warning(logger, "overloaded", "refusing ingest: \(buffered) items wait for workers")
-            return IngestReply(
-                accepted: 0, rejected: [],
-                error: "overloaded: \(buffered) items are waiting for workers; retry later"
-            )
+            return IngestReply.refused("overloaded: \(buffered) items are waiting for workers; retry later").encode()
         }
-        var touched = Set<Int>()
+        // Runs of consecutive offsets per partition, in first-touched order.
+        var runIndex: [Int: Int] = [:]
+        var runs: [JournalRecord.Run] = []
         for item in request.items {
             let partition = partitioner.partition(of: item.sensor)
+            if let index = runIndex[partition] {
+                runs[index].items.append(item)
+            } else {
+                runIndex[partition] = runs.count
+                runs.append(JournalRecord.Run(partition: UInt32(partition), firstOffset: logs[partition].head, items: [item]))
+            }
             logs[partition].append(item)
-            touched.insert(partition)
+        }
+        for run in runs {
+            let partition = Int(run.partition)
+            pendingDurable[partition] = logs[partition].head
+            pending.journalEnds[run.partition] = logs[partition].head
         }
         buffered += request.items.count
         counters.accepted += UInt64(request.items.count)
-        for partition in touched {
-            if let owner = table.owner(of: partition) { wake(owner.worker) }
+        let reply = IngestReply(accepted: request.items.count, rejected: request.rejected, error: nil).encode()
+        JournalRecord.items(.init(producer: request.producer, seq: request.seq ?? 0, reply: request.producer == nil ? [] : reply, runs: runs))
+            .encode(into: &pending.journal)
+        if let producer = request.producer, let seq = request.seq {
+            producers.record(producer: producer, seq: seq, reply: reply)
+            producerBatch[producer] = batchNumber
+            pending.producerUpdates.append(.init(producer: producer, seq: seq, reply: reply))
         }
-        return IngestReply(accepted: request.items.count, rejected: request.rejected, error: nil)
+        let batch = batchNumber
+        flush()
+        if let error = await written(batch) { return IngestReply.refused(error).encode() }
+        return reply
+    }
+
+    // MARK: - Group commit
+
+    /// Waits until batch `number` is on disk; returns an error message if the disk failed.
+    private func written(_ number: UInt64) async -> String? {
+        if let failure { return "storage failure: \(failure)" }
+        if number <= written { return nil }
+        return await withCheckedContinuation { batchWaiters[number, default: []].append($0) }
+    }
+
+    /// Hands the pending batch to the disk if it is idle (else it goes when the disk is done).
+    private func flush() {
+        guard !writing, !pending.isEmpty, failure == nil else { return }
+        writing = true
+        let batch = pending
+        let number = batchNumber
+        let feed = pendingFeed
+        let durable = pendingDurable
+        pending = DiskBatch()
+        pendingFeed = []
+        pendingDurable = [:]
+        batchNumber += 1
+        disk.write(batch) { result in
+            Task { await self.batchWritten(number, result, feed: feed, durable: durable, commandEnd: batch.commands.last.map { $0.offset + 1 }) }
+        }
+    }
+
+    private func batchWritten(_ number: UInt64, _ result: Result<DiskWriter.Stats, StorageError>, feed: [[UInt8]], durable: [Int: UInt64], commandEnd end: UInt64?) {
+        writing = false
+        switch result {
+        case .success(let stats):
+            written = number
+            counters.journalSegments = UInt64(stats.journalSegments)
+            counters.journalSegmentsRemoved += UInt64(stats.removedSegments)
+            if stats.synced { counters.fsyncs += 1 }
+            for (partition, head) in durable {
+                logs[partition].durable = max(logs[partition].durable, head)
+                if let owner = table.owner(of: partition) { wake(owner.worker) }
+            }
+            for message in feed { feedContinuation.yield(message) }
+            for waiter in batchWaiters.removeValue(forKey: number) ?? [] { waiter.resume(returning: nil) }
+            if !producerBatch.isEmpty { producerBatch = producerBatch.filter { $0.value > number } }
+            if let end {
+                writtenCommandEnd = end
+                for reader in commandReaders { reader.continuation.resume() }
+                commandReaders.removeAll()
+            }
+            flush()
+        case .failure(let error):
+            fail(error.description)
+        }
+    }
+
+    /// The disk failed: nothing more can be acknowledged. Answers everyone and stops; a restart
+    /// recovers from what is on disk.
+    private func fail(_ reason: String) {
+        guard failure == nil else { return }
+        failure = reason
+        logger.critical("storage failure: \(reason); stopping (a restart recovers from what is on disk)")
+        for waiter in batchWaiters.values.joined() { waiter.resume(returning: "storage failure: \(reason)") }
+        batchWaiters.removeAll()
+        shutdown()
+    }
+
+    func syncTick() {
+        disk.syncIfDue { error in Task { await self.fail(error.description) } }
     }
 
     func countRejectedRequest(_ reason: String) {
@@ -176,6 +307,7 @@ actor Coordinator {
             }
         }
         if released { rebalance() }
+        flush()
 
         if let member = membership.members[worker], member.leaving, table.partitions(heldBy: worker).isEmpty {
             _ = membership.remove(worker, incarnation: poll.incarnation, cause: .left)
@@ -207,8 +339,11 @@ actor Coordinator {
         }
         for command in result.commands where command.inputOffset < result.nextOffset {
             if command.inputOffset >= log.published {
-                let event = CommandEvent(sensor: command.sensor, action: command.action, partition: partition, inputOffset: command.inputOffset, commandOffset: nil)
-                feedContinuation.yield(event.encodeFeedMessage())
+                let record = CommandRecord(offset: commandEnd, sensor: command.sensor, action: command.action, partition: UInt32(partition), inputOffset: command.inputOffset)
+                commandEnd += 1
+                pending.commands.append(record)
+                let event = CommandEvent(sensor: command.sensor, action: command.action, partition: partition, inputOffset: command.inputOffset, commandOffset: record.offset)
+                pendingFeed.append(event.encodeFeedMessage())
                 counters.commands += 1
             } else {
                 counters.duplicateCommandsSuppressed += 1
@@ -230,21 +365,12 @@ actor Coordinator {
             counters.fenced += 1
             return
         }
-        let stored = DataDirectory.StoredCheckpoint(epoch: checkpoint.epoch, nextOffset: checkpoint.nextOffset, state: checkpoint.state)
+        let stored = StoredCheckpoint(epoch: checkpoint.epoch, nextOffset: checkpoint.nextOffset, state: checkpoint.state)
         checkpoints[partition] = stored
         checkpointTimes[partition] = now
         counters.checkpoints += 1
         buffered -= logs[partition].trim(below: checkpoint.nextOffset)
-        let directory = directory
-        let logger = logger
-        // The disk queue is serial, so writes of one partition land in order.
-        BlockingIO.queue.async {
-            do {
-                try directory.writeCheckpoint(partition: partition, stored)
-            } catch {
-                logger.error("checkpoint write failed", metadata: ["partition": "\(partition)", "error": "\(error)"])
-            }
-        }
+        pending.checkpoints.append((partition, stored))
     }
 
     /// Applies the table's directives for the current membership, queueing work for workers.
@@ -330,6 +456,10 @@ actor Coordinator {
             parked[worker] = nil
             poll.continuation.resume(returning: .work(takeWork(for: worker)))
         }
+        if commandReaders.contains(where: { $0.deadline <= now }) {
+            for reader in commandReaders where reader.deadline <= now { reader.continuation.resume() }
+            commandReaders.removeAll { $0.deadline <= now }
+        }
     }
 
     /// Stops taking work and answers every held poll.
@@ -337,10 +467,32 @@ actor Coordinator {
         running = false
         for (_, poll) in parked { poll.continuation.resume(returning: .work(Work())) }
         parked.removeAll()
+        for reader in commandReaders { reader.continuation.resume() }
+        commandReaders.removeAll()
         feedContinuation.finish()
     }
 
     var isRunning: Bool { running }
+
+    // MARK: - Command log
+
+    /// Up to `limit` commands of the durable log from `offset`; waits up to `wait` for one if
+    /// there are none yet.
+    func readCommands(from offset: UInt64, limit: Int, wait: Duration) async throws(StorageError) -> CommandsReply {
+        if offset >= writtenCommandEnd, wait > .zero, running {
+            let deadline = clock.now() + wait.nanoseconds
+            await withCheckedContinuation { commandReaders.append(CommandReader(from: offset, deadline: deadline, continuation: $0)) }
+        }
+        let end = writtenCommandEnd
+        guard offset < end else {
+            return CommandsReply(commands: [], next: offset, start: 0, end: end)
+        }
+        let (records, start) = try await disk.readCommands(from: offset, limit: min(limit, Int(clamping: end - offset)))
+        let entries = records.map {
+            CommandsReply.Entry(offset: $0.offset, sensor: $0.sensor, action: $0.action.rawValue, heater: $0.action.name, partition: $0.partition, inputOffset: $0.inputOffset)
+        }
+        return CommandsReply(commands: entries, next: records.last.map { $0.offset + 1 } ?? max(offset, start), start: start, end: end)
+    }
 
     // MARK: - Status
 
@@ -367,6 +519,8 @@ actor Coordinator {
                 lag: log.lag, checkpointAgeMilliseconds: checkpointTimes[partition].map { (now &- $0) / 1_000_000 }
             )
         }
+        var counters = counters
+        counters.commandLogEnd = writtenCommandEnd
         return StatusReport(partitionCount: partitioner.count, workers: workers, partitions: partitions, counters: counters)
     }
 }

@@ -1,3 +1,5 @@
+public import Storage
+
 /// Everything a coordinator is started with. Defaults are the documented ones.
 public struct CoordinatorConfiguration: Sendable {
     public var dataDirectory: String
@@ -20,6 +22,14 @@ public struct CoordinatorConfiguration: Sendable {
     public var maxBatchItems = 16_384
     /// The largest ingest request, in bytes.
     public var maxRequestBytes = 16 << 20
+    /// When the journal and command log are forced to disk (docs/guarantees.md).
+    public var fsync = FsyncPolicy.interval
+    /// Under `.interval`, the longest time between syncs.
+    public var fsyncInterval: Duration = .milliseconds(100)
+    /// The ingest journal starts a new segment past this size.
+    public var segmentBytes = 64 << 20
+    /// Commands per command log segment.
+    public var commandSegmentRecords: UInt64 = 1 << 20
 
     public init(dataDirectory: String) {
         self.dataDirectory = dataDirectory

@@ -2,6 +2,7 @@ import Foundation
 public import Logging
 import NNG
 public import ServiceLifecycle
+import Storage
 import Wire
 
 /// The coordinator process: binds the four sockets and drives ``Coordinator`` with them.
@@ -29,7 +30,15 @@ public struct CoordinatorService: Service {
 
     public func run() async throws {
         let directory = try DataDirectory.open(path: configuration.dataDirectory, partitions: configuration.partitions)
-        let coordinator = Coordinator(configuration: configuration, directory: directory, logger: logger)
+        let started = ContinuousClock.now
+        let (disk, recovered) = try await DiskWriter.run { try Recovery.run(directory, configuration: configuration) }
+        for note in recovered.notes { logger.info("recovered \(note)") }
+        for error in recovered.errors { logger.error("recovery: \(error)") }
+        logger.info("recovery done", metadata: [
+            "ms": "\((ContinuousClock.now - started).nanoseconds / 1_000_000)",
+            "items_to_replay": "\(recovered.logs.reduce(0) { $0 + $1.items.count })",
+        ])
+        let coordinator = Coordinator(configuration: configuration, directory: directory, disk: disk, recovered: recovered, logger: logger)
 
         let ingest = try Socket(.rep)
         // nng drops a connection whose message exceeds its limit without a word; keep that for
@@ -86,8 +95,10 @@ public struct CoordinatorService: Service {
                 group.addTask {
                     while await coordinator.isRunning {
                         await coordinator.tick()
+                        await coordinator.syncTick()
                         try? await Task.sleep(for: .milliseconds(10))
                     }
+                    for socket in sockets { socket.close() }
                 }
                 await group.next()
                 group.cancelAll()
@@ -98,8 +109,9 @@ public struct CoordinatorService: Service {
                 for socket in sockets { socket.close() }
             }
         }
-        // Let queued checkpoint writes reach the disk before the process ends.
-        BlockingIO.queue.sync {}
+        // Let queued writes reach the disk before the process ends.
+        disk.close()
+        if let failure = await coordinator.failure { throw StartupError("stopped after a storage failure: \(failure)") }
         logger.info("coordinator stopped")
     }
 
@@ -112,22 +124,22 @@ public struct CoordinatorService: Service {
                 if error == .closed || error == .canceled { return }
                 continue
             }
-            let reply: IngestReply
+            let reply: [UInt8]
             if bytes.count > limit {
                 let reason = "request of \(bytes.count) bytes exceeds the limit of \(limit) bytes; split it"
                 await coordinator.countRejectedRequest(reason)
-                reply = IngestReply(accepted: 0, rejected: [], error: reason)
+                reply = IngestReply.refused(reason).encode()
             } else {
                 switch IngestDecoder.decode(bytes) {
-            case .success(let request):
-                reply = await coordinator.ingest(request)
-            case .failure(let error):
-                await coordinator.countRejectedRequest(error.description)
-                reply = IngestReply(accepted: 0, rejected: [], error: error.description)
-            }
+                case .success(let request):
+                    reply = await coordinator.ingest(request)
+                case .failure(let error):
+                    await coordinator.countRejectedRequest(error.description)
+                    reply = IngestReply.refused(error.description).encode()
+                }
             }
             do {
-                try await context.send(reply.encode())
+                try await context.send(reply)
             } catch {
                 if error == .closed || error == .canceled { return }
             }
@@ -193,8 +205,18 @@ public struct CoordinatorService: Service {
         switch request.command {
         case "status":
             return try encoder.encode(await coordinator.status())
+        case "commands":
+            let limit = request.limit ?? 10_000
+            guard (1...10_000).contains(limit) else { throw AdminError(error: "limit must be between 1 and 10000") }
+            let wait = request.waitMilliseconds ?? 0
+            guard (0...30_000).contains(wait) else { throw AdminError(error: "wait_ms must be between 0 and 30000") }
+            do {
+                return try encoder.encode(await coordinator.readCommands(from: request.from ?? 0, limit: limit, wait: .milliseconds(wait)))
+            } catch {
+                throw AdminError(error: "command log: \(error)")
+            }
         default:
-            throw AdminError(error: "unknown admin command '\(request.command)' (known: status)")
+            throw AdminError(error: "unknown admin command '\(request.command)' (known: status, commands)")
         }
     }
 }

@@ -14,17 +14,21 @@ struct PartitionLog {
     /// Commands caused by items below this offset were published; a replay's commands for
     /// them are suppressed, so no command is repeated after a failover.
     var published: UInt64 = 0
+    /// Items below this offset are on disk (as the fsync policy defines it); only they are
+    /// handed to workers, so no command ever follows from input a crash could take back.
+    var durable: UInt64 = 0
 
     var head: UInt64 { base + UInt64(items.count) }
     var lag: UInt64 { head - processed }
 
     mutating func append(_ item: Item) { items.append(item) }
 
-    /// Items from `offset` on, at most `limit` of them.
+    /// Durable items from `offset` on, at most `limit` of them.
     func items(from offset: UInt64, limit: Int) -> ArraySlice<Item> {
         let start = Int(max(offset, base) - base)
-        guard start < items.count else { return [] }
-        return items[start..<min(items.count, start + limit)]
+        let end = Int(min(durable, head) - base)
+        guard start < end else { return [] }
+        return items[start..<min(end, start + limit)]
     }
 
     /// Drops the items below `offset` (a checkpoint covers them). Returns how many.
@@ -43,5 +47,6 @@ struct PartitionLog {
         base = offset
         processed = offset
         published = max(published, offset)
+        durable = offset
     }
 }

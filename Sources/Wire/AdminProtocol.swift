@@ -1,15 +1,71 @@
 /// The admin protocol: JSON requests and replies on the coordinator's admin REP socket, used by
 /// `thermoshard status` and `thermoshard drain` and by any program (see docs/protocol.md).
 ///
-/// Request: `{"command":"status"}`. Reply: a ``StatusReport`` as JSON, or `{"error":"..."}`.
+/// Requests: `{"command":"status"}` (reply: a ``StatusReport``);
+/// `{"command":"commands","from":N,"limit":M,"wait_ms":W}` (reply: a ``CommandsReply``).
+/// Errors: `{"error":"..."}`.
 public struct AdminRequest: Sendable, Codable, Equatable {
     public var command: String
     public var worker: String?
     public var force: Bool?
-    public init(command: String, worker: String? = nil, force: Bool? = nil) {
+    /// `commands`: the first command log offset wanted (default 0).
+    public var from: UInt64?
+    /// `commands`: at most this many (default and maximum 10,000).
+    public var limit: Int?
+    /// `commands`: if none is there yet, wait up to this long for one (default 0, max 30,000).
+    public var waitMilliseconds: Int?
+
+    enum CodingKeys: String, CodingKey {
+        case command, worker, force, from, limit
+        case waitMilliseconds = "wait_ms"
+    }
+
+    public init(command: String, worker: String? = nil, force: Bool? = nil, from: UInt64? = nil, limit: Int? = nil, waitMilliseconds: Int? = nil) {
         self.command = command
         self.worker = worker
         self.force = force
+        self.from = from
+        self.limit = limit
+        self.waitMilliseconds = waitMilliseconds
+    }
+}
+
+/// A slice of the durable command log.
+public struct CommandsReply: Sendable, Codable, Equatable {
+    public struct Entry: Sendable, Codable, Equatable {
+        public var offset: UInt64
+        public var sensor: UInt64
+        public var action: UInt8
+        public var heater: String
+        /// The input partition and offset of the reading that caused it.
+        public var partition: UInt32
+        public var inputOffset: UInt64
+        enum CodingKeys: String, CodingKey {
+            case offset, sensor, action, heater, partition
+            case inputOffset = "input_offset"
+        }
+        public init(offset: UInt64, sensor: UInt64, action: UInt8, heater: String, partition: UInt32, inputOffset: UInt64) {
+            self.offset = offset
+            self.sensor = sensor
+            self.action = action
+            self.heater = heater
+            self.partition = partition
+            self.inputOffset = inputOffset
+        }
+    }
+
+    public var commands: [Entry]
+    /// Where to continue: the offset after the last command returned.
+    public var next: UInt64
+    /// The oldest offset the log still holds, and the offset after its newest command.
+    public var start: UInt64
+    public var end: UInt64
+
+    public init(commands: [Entry], next: UInt64, start: UInt64, end: UInt64) {
+        self.commands = commands
+        self.next = next
+        self.start = start
+        self.end = end
     }
 }
 
@@ -128,6 +184,15 @@ public struct Counters: Sendable, Codable, Equatable {
     public var workersLost: UInt64 = 0
     /// Partition ownership changes.
     public var partitionMoves: UInt64 = 0
+    /// Retries of an idempotent producer's request, answered with the first reply.
+    public var duplicateRequests: UInt64 = 0
+    /// Ingest journal segments on disk, and removed because checkpoints cover them.
+    public var journalSegments: UInt64 = 0
+    public var journalSegmentsRemoved: UInt64 = 0
+    /// Group commits that ended with an fsync.
+    public var fsyncs: UInt64 = 0
+    /// Commands in the durable command log (its end offset).
+    public var commandLogEnd: UInt64 = 0
 
     enum CodingKeys: String, CodingKey {
         case accepted, rejected, processed, commands, fenced, checkpoints
@@ -137,5 +202,10 @@ public struct Counters: Sendable, Codable, Equatable {
         case malformedFrames = "malformed_frames"
         case workersLost = "workers_lost"
         case partitionMoves = "partition_moves"
+        case duplicateRequests = "duplicate_requests"
+        case journalSegments = "journal_segments"
+        case journalSegmentsRemoved = "journal_segments_removed"
+        case fsyncs
+        case commandLogEnd = "command_log_end"
     }
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Logging
+import Storage
 
 /// Options every long-running process shares.
 struct LoggingOptions: ParsableArguments {
@@ -40,4 +41,10 @@ struct DurationArgument: ExpressibleByArgument, Sendable {
         let ms = duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000
         return ms % 1000 == 0 ? "\(ms / 1000)s" : "\(ms)ms"
     }
+}
+
+/// `--fsync always|interval|never`.
+enum FsyncArgument: String, ExpressibleByArgument, CaseIterable {
+    case always, interval, never
+    var policy: FsyncPolicy { FsyncPolicy(rawValue: rawValue)! }
 }

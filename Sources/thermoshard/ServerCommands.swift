@@ -3,6 +3,7 @@ import Coordinator
 import Foundation
 import Logging
 import ServiceLifecycle
+import Storage
 import Worker
 
 struct CoordinatorCommand: AsyncParsableCommand {
@@ -38,6 +39,15 @@ struct CoordinatorCommand: AsyncParsableCommand {
     @Option(help: "Items waiting for workers before producers are refused (backpressure).")
     var maxBuffered = 4_000_000
 
+    @Option(help: "When the journal and command log are synced to disk: always (before every acknowledgement), interval (every --fsync-interval and before each checkpoint), never. See docs/guarantees.md.")
+    var fsync = FsyncArgument.interval
+
+    @Option(help: "Under --fsync interval, the longest time between syncs.")
+    var fsyncInterval = DurationArgument(.milliseconds(100))
+
+    @Option(help: "Ingest journal segment size in MiB (old segments are removed once checkpoints cover them).")
+    var segmentSize = 64
+
     @OptionGroup var logging: LoggingOptions
 
     func validate() throws {
@@ -51,6 +61,8 @@ struct CoordinatorCommand: AsyncParsableCommand {
             throw ValidationError("--checkpoint-interval must be at least 10ms")
         }
         guard maxBuffered > 0 else { throw ValidationError("--max-buffered must be positive") }
+        guard (1...4096).contains(segmentSize) else { throw ValidationError("--segment-size must be between 1 and 4096 (MiB)") }
+        guard fsyncInterval.duration >= .milliseconds(1) else { throw ValidationError("--fsync-interval must be at least 1ms") }
     }
 
     func run() async throws {
@@ -65,6 +77,9 @@ struct CoordinatorCommand: AsyncParsableCommand {
         configuration.pollWait = min(.milliseconds(100), heartbeatTimeout.duration / 4)
         configuration.checkpointInterval = checkpointInterval.duration
         configuration.maxBufferedItems = maxBuffered
+        configuration.fsync = fsync.policy
+        configuration.fsyncInterval = fsyncInterval.duration
+        configuration.segmentBytes = segmentSize << 20
         try await runService(CoordinatorService(configuration: configuration, logger: logger), logger: logger)
     }
 }

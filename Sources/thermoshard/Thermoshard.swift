@@ -12,7 +12,7 @@ struct Thermoshard: AsyncParsableCommand {
             """,
         subcommands: [
             CoordinatorCommand.self, WorkerCommand.self, StatusCommand.self, SetCommand.self,
-            SendCommand.self, WatchCommand.self, SimulateCommand.self,
+            SendCommand.self, WatchCommand.self, CommandsCommand.self, SimulateCommand.self,
         ]
     )
 }

@@ -1,0 +1,118 @@
+import Dispatch
+import Logging
+import Storage
+import Wire
+
+/// What one group commit writes: journal records, commands and checkpoints, in that order.
+struct DiskBatch: Sendable {
+    var journal = ByteWriter(capacity: 1 << 16)
+    /// Per partition, the end of its items in `journal`.
+    var journalEnds: [UInt32: UInt64] = [:]
+    var producerUpdates: [JournalRecord.ProducerSnapshot] = []
+    var commands: [CommandRecord] = []
+    var checkpoints: [(partition: Int, checkpoint: StoredCheckpoint)] = []
+
+    var isEmpty: Bool { journal.count == 0 && commands.isEmpty && checkpoints.isEmpty }
+}
+
+/// The coordinator's disk: the ingest journal, the command log and the checkpoints, driven on
+/// one dedicated thread so that no file call ever blocks Swift's cooperative pool.
+///
+/// Batches are written strictly in order. Within one, the journal goes first, then the
+/// commands, then the checkpoints; and a checkpoint is written only after the journal and
+/// command log are synced (under `always` and `interval`), so no checkpoint on disk ever covers
+/// input or commands that a power loss could take back.
+final class DiskWriter: @unchecked Sendable {
+    // Everything below is touched only on `queue`.
+    private let queue = DispatchQueue(label: "thermoshard.disk", qos: .userInitiated)
+    private let journal: IngestJournal
+    private let commandLog: CommandLog
+    private let checkpoints: CheckpointStore
+    private let policy: FsyncPolicy
+    private let interval: Duration
+    private var lastSync = ContinuousClock.now
+    private var unsynced = false
+
+    init(journal: IngestJournal, commandLog: CommandLog, checkpoints: CheckpointStore, policy: FsyncPolicy, interval: Duration) {
+        self.journal = journal
+        self.commandLog = commandLog
+        self.checkpoints = checkpoints
+        self.policy = policy
+        self.interval = interval
+    }
+
+    /// Writes a batch, then calls `completion` (on the disk thread).
+    func write(_ batch: DiskBatch, completion: @escaping @Sendable (Result<Stats, StorageError>) -> Void) {
+        queue.async { [self] in
+            completion(Result { () throws(StorageError) -> Stats in try perform(batch) })
+        }
+    }
+
+    struct Stats: Sendable {
+        var synced = false
+        var removedSegments = 0
+        var journalSegments = 0
+    }
+
+    private func perform(_ batch: DiskBatch) throws(StorageError) -> Stats {
+        var stats = Stats()
+        try journal.append(batch.journal.bytes, ends: batch.journalEnds, updates: batch.producerUpdates)
+        try commandLog.append(batch.commands)
+        unsynced = unsynced || !batch.isEmpty
+        let due = policy == .interval && ContinuousClock.now - lastSync >= interval
+        if policy == .always || (policy == .interval && !batch.checkpoints.isEmpty) || due {
+            try syncLogs()
+            stats.synced = true
+        }
+        for (partition, checkpoint) in batch.checkpoints {
+            try checkpoints.write(partition: partition, checkpoint, sync: policy != .never)
+        }
+        if !batch.checkpoints.isEmpty {
+            stats.removedSegments = try journal.removeSegments { [checkpoints] in checkpoints.retainFrom(partition: Int($0)) }
+        }
+        stats.journalSegments = journal.segmentCount
+        return stats
+    }
+
+    private func syncLogs() throws(StorageError) {
+        guard unsynced else { return }
+        try journal.sync()
+        try commandLog.sync()
+        unsynced = false
+        lastSync = .now
+    }
+
+    /// Under `interval`, syncs what was written if the interval has passed (called by a timer,
+    /// so an idle coordinator's last writes get synced too).
+    func syncIfDue(_ onError: @escaping @Sendable (StorageError) -> Void) {
+        guard policy == .interval else { return }
+        queue.async { [self] in
+            guard unsynced, ContinuousClock.now - lastSync >= interval else { return }
+            do throws(StorageError) { try syncLogs() } catch { onError(error) }
+        }
+    }
+
+    /// Reads up to `limit` commands from `offset`, never past `end`.
+    func readCommands(from offset: UInt64, limit: Int) async throws(StorageError) -> (records: [CommandRecord], start: UInt64) {
+        let result: Result<([CommandRecord], UInt64), StorageError> = await withCheckedContinuation { continuation in
+            queue.async { [self] in
+                continuation.resume(returning: Result { () throws(StorageError) in
+                    (try commandLog.read(from: offset, limit: limit), commandLog.start)
+                })
+            }
+        }
+        return try result.get()
+    }
+
+    /// Runs blocking work (start-up recovery) on a Dispatch thread, off the cooperative pool.
+    static func run<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            DispatchQueue.global().async { continuation.resume(with: Result { try work() }) }
+        }
+    }
+
+    /// Waits for every queued write, then syncs (graceful shutdown).
+    func close() {
+        queue.sync { try? syncLogs() }
+    }
+}

@@ -1,0 +1,123 @@
+import Control
+import Wire
+
+/// A partition's checkpoint as stored: the ownership epoch it was taken under, the log offset
+/// it covers (every item below it is in the state), and the encoded state.
+public struct StoredCheckpoint: Sendable, Equatable {
+    public var epoch: UInt64
+    public var nextOffset: UInt64
+    public var state: [UInt8]
+
+    public init(epoch: UInt64, nextOffset: UInt64, state: [UInt8]) {
+        self.epoch = epoch
+        self.nextOffset = nextOffset
+        self.state = state
+    }
+}
+
+/// Each partition's two newest checkpoints, `partition-NNNNN.ckpt` and `.prev`, under
+/// `checkpoints/`.
+///
+/// A write goes to a temporary file, is synced, the current file becomes `.prev`, and the new
+/// one takes its name: a crash at any point leaves at least one intact checkpoint. Each file
+/// carries a magic, a format version and a CRC-32C. Loading takes the newest intact one; if it
+/// is damaged, the older one (the ingest journal is kept from the older one's offset on, so
+/// the partition replays a little more and loses nothing).
+///
+/// Confined to the disk thread: every method blocks.
+public final class CheckpointStore {
+    public static let formatVersion: UInt16 = 1
+    static let magic: [UInt8] = Array("TSCF".utf8)
+    public let directory: String
+    /// Per partition, the offsets of its current and previous checkpoints on disk.
+    private var offsets: [(current: UInt64?, previous: UInt64?)]
+
+    public init(directory: String, partitionCount: Int) throws(StorageError) {
+        self.directory = directory
+        offsets = Array(repeating: (nil, nil), count: partitionCount)
+        try FileSystem.createDirectory(directory)
+    }
+
+    func path(_ partition: Int, previous: Bool = false) -> String {
+        let digits = String(partition)
+        return "\(directory)/partition-\(String(repeating: "0", count: max(0, 5 - digits.count)))\(digits).\(previous ? "prev" : "ckpt")"
+    }
+
+    static func encode(_ checkpoint: StoredCheckpoint) -> [UInt8] {
+        var w = ByteWriter(capacity: checkpoint.state.count + 32)
+        w.write(bytes: magic)
+        w.write(formatVersion)
+        w.write(checkpoint.epoch)
+        w.write(checkpoint.nextOffset)
+        w.write(blob: checkpoint.state)
+        w.write(CRC32C.checksum(w.bytes))
+        return w.bytes
+    }
+
+    static func decode(_ bytes: [UInt8]) -> Result<StoredCheckpoint, StorageError> {
+        guard bytes.count >= 30, Array(bytes[0..<4]) == magic else { return .failure(StorageError("not a checkpoint file")) }
+        guard CRC32C.checksum(bytes.dropLast(4)) == RecordFraming.load(bytes, bytes.count - 4) else {
+            return .failure(StorageError("checksum mismatch"))
+        }
+        var r = ByteReader(Array(bytes.dropLast(4)), position: 4)
+        do {
+            let version: UInt16 = try r.read()
+            guard version == formatVersion else { return .failure(StorageError("unsupported format version \(version)")) }
+            let checkpoint = StoredCheckpoint(epoch: try r.read(), nextOffset: try r.read(), state: try r.readBlob())
+            _ = try CheckpointCodec.decode(checkpoint.state)
+            return .success(checkpoint)
+        } catch {
+            return .failure(StorageError(error.description))
+        }
+    }
+
+    /// The newest intact checkpoint of `partition`, and notes on any damaged one.
+    public func load(partition: Int) -> (StoredCheckpoint?, [String]) {
+        var notes: [String] = []
+        var found: [StoredCheckpoint] = []
+        for previous in [false, true] {
+            let path = path(partition, previous: previous)
+            let bytes: [UInt8]?
+            do {
+                bytes = try FileSystem.readFile(path)
+            } catch {
+                notes.append("checkpoint \(path) unreadable: \(error)")
+                continue
+            }
+            guard let bytes else { continue }
+            switch Self.decode(bytes) {
+            case .success(let checkpoint): found.append(checkpoint)
+            case .failure(let error): notes.append("checkpoint \(path) is damaged (\(error)); ignoring it")
+            }
+        }
+        offsets[partition] = (found.first?.nextOffset, found.count > 1 ? found[1].nextOffset : nil)
+        let newest = found.max { $0.nextOffset < $1.nextOffset }
+        if newest != nil, found.count == 1, !notes.isEmpty {
+            notes.append("partition \(partition) recovers from its older checkpoint (offset \(newest!.nextOffset)) and replays the journal from there")
+        }
+        return (newest, notes)
+    }
+
+    /// Writes a partition's new checkpoint, keeping the one before it as `.prev`.
+    public func write(partition: Int, _ checkpoint: StoredCheckpoint, sync: Bool) throws(StorageError) {
+        let current = path(partition)
+        let temporary = current + ".tmp"
+        try? FileSystem.remove(temporary)
+        do {
+            let file = try File(path: temporary, create: true)
+            try file.append(Self.encode(checkpoint))
+            if sync { try file.sync() }
+        }
+        if FileSystem.exists(current) { try FileSystem.rename(current, to: path(partition, previous: true)) }
+        try FileSystem.rename(temporary, to: current)
+        if sync { FileSystem.syncDirectory(directory) }
+        offsets[partition] = (checkpoint.nextOffset, offsets[partition].current)
+    }
+
+    /// The journal offset from which `partition` could have to replay: its older checkpoint's
+    /// offset (0 until it has two).
+    public func retainFrom(partition: Int) -> UInt64 {
+        guard partition < offsets.count else { return 0 }
+        return offsets[partition].previous ?? 0
+    }
+}

@@ -1,0 +1,148 @@
+public import Control
+public import Wire
+
+/// One record of the ingest journal (docs/storage.md).
+///
+/// `items` is one accepted ingest request: its producer envelope (if any), the reply it got,
+/// and its valid items as runs of consecutive offsets per partition. `producers` is the
+/// producer table, written at the start of every segment so that removing old segments never
+/// forgets a producer.
+public enum JournalRecord: Sendable, Equatable {
+    case items(Request)
+    case producers([ProducerSnapshot])
+
+    public struct Request: Sendable, Equatable {
+        public var producer: String?
+        public var seq: UInt64
+        public var reply: [UInt8]
+        public var runs: [Run]
+
+        public init(producer: String?, seq: UInt64, reply: [UInt8], runs: [Run]) {
+            self.producer = producer
+            self.seq = seq
+            self.reply = reply
+            self.runs = runs
+        }
+    }
+
+    /// Items of one partition with consecutive offsets from `firstOffset`.
+    public struct Run: Sendable, Equatable {
+        public var partition: UInt32
+        public var firstOffset: UInt64
+        public var items: [Item]
+
+        public init(partition: UInt32, firstOffset: UInt64, items: [Item]) {
+            self.partition = partition
+            self.firstOffset = firstOffset
+            self.items = items
+        }
+    }
+
+    public struct ProducerSnapshot: Sendable, Equatable {
+        public var producer: String
+        public var seq: UInt64
+        public var reply: [UInt8]
+
+        public init(producer: String, seq: UInt64, reply: [UInt8]) {
+            self.producer = producer
+            self.seq = seq
+            self.reply = reply
+        }
+    }
+
+    static let itemsKind: UInt8 = 1
+    static let producersKind: UInt8 = 2
+    static let readingTag: UInt8 = 0
+    static let settingTag: UInt8 = 1
+
+    /// Writes this record, framed, onto `writer`.
+    public func encode(into writer: inout ByteWriter) {
+        RecordFraming.append(to: &writer) { w in
+            switch self {
+            case .items(let request):
+                w.write(Self.itemsKind)
+                w.write(string: request.producer ?? "")
+                w.write(request.seq)
+                w.write(blob: request.reply)
+                w.write(UInt32(request.runs.count))
+                for run in request.runs {
+                    w.write(run.partition)
+                    w.write(run.firstOffset)
+                    w.write(UInt32(run.items.count))
+                    for item in run.items { Self.write(item, into: &w) }
+                }
+            case .producers(let producers):
+                w.write(Self.producersKind)
+                w.write(UInt32(producers.count))
+                for entry in producers {
+                    w.write(string: entry.producer)
+                    w.write(entry.seq)
+                    w.write(blob: entry.reply)
+                }
+            }
+        }
+    }
+
+    /// Writes one item as the journal stores it: a tag, the sensor, its values.
+    public static func write(_ item: Item, into w: inout ByteWriter) {
+        switch item {
+        case .reading(let sensor, let temperature):
+            w.write(readingTag)
+            w.write(sensor)
+            w.write(temperature)
+        case .setting(let sensor, let setting):
+            w.write(settingTag)
+            w.write(sensor)
+            w.write(setting.desired)
+            w.write(setting.up)
+            w.write(setting.down)
+        }
+    }
+
+    /// Reads a record's payload (its frame already checked).
+    static func decode(_ bytes: [UInt8], _ range: Range<Int>) throws(DecodeError) -> JournalRecord {
+        var r = ByteReader(bytes, position: range.lowerBound)
+        let kind: UInt8 = try r.read()
+        switch kind {
+        case itemsKind:
+            let producer = try r.readString()
+            let seq: UInt64 = try r.read()
+            let reply = try r.readBlob(limit: range.count)
+            let runCount = try r.readCount(minimumElementSize: 16)
+            var runs: [Run] = []
+            runs.reserveCapacity(runCount)
+            for _ in 0..<runCount {
+                let partition: UInt32 = try r.read()
+                let firstOffset: UInt64 = try r.read()
+                let count = try r.readCount(minimumElementSize: 17)
+                var items: [Item] = []
+                items.reserveCapacity(count)
+                for _ in 0..<count { items.append(try readItem(&r)) }
+                runs.append(Run(partition: partition, firstOffset: firstOffset, items: items))
+            }
+            return .items(Request(producer: producer.isEmpty ? nil : producer, seq: seq, reply: reply, runs: runs))
+        case producersKind:
+            let count = try r.readCount(minimumElementSize: 14)
+            var entries: [ProducerSnapshot] = []
+            for _ in 0..<count {
+                entries.append(ProducerSnapshot(producer: try r.readString(), seq: try r.read(), reply: try r.readBlob(limit: range.count)))
+            }
+            return .producers(entries)
+        default:
+            throw DecodeError("unknown journal record kind \(kind)")
+        }
+    }
+
+    static func readItem(_ r: inout ByteReader) throws(DecodeError) -> Item {
+        let tag: UInt8 = try r.read()
+        let sensor: UInt64 = try r.read()
+        switch tag {
+        case readingTag:
+            return .reading(sensor: sensor, temperature: try r.read())
+        case settingTag:
+            return .setting(sensor: sensor, Setting(unchecked: try r.read(), up: try r.read(), down: try r.read()))
+        default:
+            throw DecodeError("unknown item tag \(tag)")
+        }
+    }
+}

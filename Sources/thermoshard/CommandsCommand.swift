@@ -1,0 +1,58 @@
+import ArgumentParser
+import Foundation
+import Wire
+
+/// `thermoshard commands`: reads the durable command log, the record that loses nothing (the
+/// PUB feed is the live, best-effort one).
+struct CommandsCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "commands",
+        abstract: "Read the durable command log from an offset (and follow it).",
+        discussion: """
+            Prints one command per line: its log offset, sensor, heater state, and the input \
+            partition and offset of the reading that caused it. With --json, NDJSON objects \
+            with the fields offset, sensor, action, heater, partition, input_offset.
+            """
+    )
+
+    @Option(help: "The coordinator's admin address.")
+    var admin = "tcp://127.0.0.1:7603"
+
+    @Option(help: "The first command log offset to print.")
+    var from: UInt64 = 0
+
+    @Flag(help: "Keep waiting for new commands (until interrupted).")
+    var follow = false
+
+    @Flag(help: "Print NDJSON.")
+    var json = false
+
+    func run() async throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        var next = from
+        let out = FileHandle.standardOutput
+        while true {
+            let ask = AdminRequest(command: "commands", from: next, limit: 10_000, waitMilliseconds: follow ? 1000 : 0)
+            let reply = try await request(admin, [UInt8](try encoder.encode(ask)))
+            if let error = try? JSONDecoder().decode(AdminError.self, from: Data(reply)) {
+                throw ValidationError(error.error)
+            }
+            let page = try JSONDecoder().decode(CommandsReply.self, from: Data(reply))
+            if next < page.start {
+                FileHandle.standardError.write(Data("note: commands \(next)..<\(page.start) are no longer kept; starting at \(page.start)\n".utf8))
+            }
+            var text = ""
+            for command in page.commands {
+                if json {
+                    text += String(decoding: try encoder.encode(command), as: UTF8.self) + "\n"
+                } else {
+                    text += "\(command.offset) sensor \(command.sensor) heater \(command.heater) (input \(command.partition):\(command.inputOffset))\n"
+                }
+            }
+            out.write(Data(text.utf8))
+            next = page.next
+            if !follow && next >= page.end { return }
+        }
+    }
+}

@@ -1,0 +1,220 @@
+import Control
+import Foundation
+import Storage
+import Testing
+import Wire
+
+/// A fresh directory per test, removed afterwards.
+struct TemporaryDirectory: ~Copyable {
+    let path: String
+    init() {
+        path = NSTemporaryDirectory() + "thermoshard-storage-\(UUID().uuidString)"
+        try! FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    }
+    deinit { try? FileManager.default.removeItem(atPath: path) }
+}
+
+func request(producer: String? = nil, seq: UInt64 = 0, partition: UInt32, first: UInt64, count: Int) -> JournalRecord.Request {
+    var items: [Item] = []
+    for i in 0..<count {
+        let sensor = UInt64(i)
+        if i % 3 == 0 {
+            items.append(.setting(sensor: sensor, Setting(unchecked: 21, up: 0.5, down: 1)))
+        } else {
+            items.append(.reading(sensor: sensor, temperature: Double(i) / 4))
+        }
+    }
+    return .init(producer: producer, seq: seq, reply: producer == nil ? [] : Array("{\"accepted\":\(count)}".utf8), runs: [.init(partition: partition, firstOffset: first, items: items)])
+}
+
+func append(_ journal: IngestJournal, _ requests: [JournalRecord.Request]) throws {
+    var writer = ByteWriter()
+    var ends: [UInt32: UInt64] = [:]
+    var updates: [JournalRecord.ProducerSnapshot] = []
+    for request in requests {
+        JournalRecord.items(request).encode(into: &writer)
+        for run in request.runs { ends[run.partition] = run.firstOffset + UInt64(run.items.count) }
+        if let producer = request.producer { updates.append(.init(producer: producer, seq: request.seq, reply: request.reply)) }
+    }
+    try journal.append(writer.bytes, ends: ends, updates: updates)
+}
+
+func segmentFiles(_ path: String) -> [String] {
+    ((try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []).filter { $0.hasSuffix(".log") }.sorted()
+}
+
+@Suite("Ingest journal")
+struct IngestJournalTests {
+    @Test func recordsRoundTripAcrossReopen() throws {
+        let dir = TemporaryDirectory()
+        let written = [request(producer: "p", seq: 1, partition: 0, first: 0, count: 5), request(partition: 3, first: 0, count: 2)]
+        do {
+            let (journal, _) = try IngestJournal.open(directory: dir.path, segmentBytes: 1 << 20) { _ in }
+            try append(journal, written)
+        }
+        var read: [JournalRecord.Request] = []
+        let (_, recovery) = try IngestJournal.open(directory: dir.path, segmentBytes: 1 << 20) { read.append($0) }
+        #expect(read == written)
+        #expect(recovery.notes.isEmpty)
+        #expect(recovery.producers.verdict(producer: "p", seq: 1) == .retry(reply: written[0].reply))
+    }
+
+    @Test func tornTailIsCutOffAndTheRestKept() throws {
+        let dir = TemporaryDirectory()
+        do {
+            let (journal, _) = try IngestJournal.open(directory: dir.path, segmentBytes: 1 << 20) { _ in }
+            try append(journal, [request(partition: 0, first: 0, count: 4)])
+            try append(journal, [request(partition: 0, first: 4, count: 4)])
+        }
+        let file = dir.path + "/" + segmentFiles(dir.path)[0]
+        let size = try FileManager.default.attributesOfItem(atPath: file)[.size] as! Int
+        let handle = FileHandle(forWritingAtPath: file)!
+        handle.truncateFile(atOffset: UInt64(size - 7))  // a crash in the middle of the last write
+        handle.closeFile()
+        var read: [JournalRecord.Request] = []
+        let (journal, recovery) = try IngestJournal.open(directory: dir.path, segmentBytes: 1 << 20) { read.append($0) }
+        #expect(read.count == 1)
+        #expect(recovery.notes.count == 1)
+        #expect(recovery.notes[0].contains("cut off"))
+        // Appending after recovery continues from the good record.
+        try append(journal, [request(partition: 0, first: 4, count: 1)])
+        read = []
+        _ = try IngestJournal.open(directory: dir.path, segmentBytes: 1 << 20) { read.append($0) }
+        #expect(read.map { $0.runs[0].firstOffset } == [0, 4])
+    }
+
+    @Test func flippedByteFailsTheChecksum() throws {
+        let dir = TemporaryDirectory()
+        do {
+            let (journal, _) = try IngestJournal.open(directory: dir.path, segmentBytes: 1 << 20) { _ in }
+            try append(journal, [request(partition: 0, first: 0, count: 4)])
+            try append(journal, [request(partition: 0, first: 4, count: 4)])
+        }
+        let file = dir.path + "/" + segmentFiles(dir.path)[0]
+        var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: file)))
+        bytes[bytes.count - 3] ^= 0xFF
+        try Data(bytes).write(to: URL(fileURLWithPath: file))
+        var read: [JournalRecord.Request] = []
+        let (_, recovery) = try IngestJournal.open(directory: dir.path, segmentBytes: 1 << 20) { read.append($0) }
+        #expect(read.count == 1)
+        #expect(recovery.notes.first?.contains("checksum") == true)
+    }
+
+    @Test func segmentsRollAndAreRemovedOnceCoveredKeepingProducers() throws {
+        let dir = TemporaryDirectory()
+        let (journal, _) = try IngestJournal.open(directory: dir.path, segmentBytes: 200) { _ in }
+        try append(journal, [request(producer: "early", seq: 7, partition: 0, first: 0, count: 10)])
+        for i in 1..<6 { try append(journal, [request(partition: UInt32(i % 2), first: UInt64(10 * i), count: 10)]) }
+        #expect(journal.segmentCount > 3)
+        // Nothing is covered yet: nothing goes.
+        #expect(try journal.removeSegments { _ in 0 } == 0)
+        // Everything below offset 40 of both partitions is covered.
+        let removed = try journal.removeSegments { _ in 40 }
+        #expect(removed > 0)
+        #expect(segmentFiles(dir.path).count == journal.segmentCount)
+        var read: [JournalRecord.Request] = []
+        let (_, recovery) = try IngestJournal.open(directory: dir.path, segmentBytes: 200) { read.append($0) }
+        // The producer whose record went with the removed segments is still known.
+        #expect(recovery.producers.verdict(producer: "early", seq: 7) != .new)
+        #expect(read.allSatisfy { $0.runs[0].firstOffset >= 30 })
+        #expect(read.last?.runs[0].firstOffset == 50)
+    }
+}
+
+@Suite("Command log")
+struct CommandLogTests {
+    func records(_ range: Range<UInt64>) -> [CommandRecord] {
+        range.map { CommandRecord(offset: $0, sensor: $0 * 7, action: $0 % 2 == 0 ? .on : .off, partition: UInt32($0 % 4), inputOffset: $0 * 3) }
+    }
+
+    @Test func readsFromAnyOffsetAcrossSegments() throws {
+        let dir = TemporaryDirectory()
+        let (log, _) = try CommandLog.open(directory: dir.path, recordsPerSegment: 10)
+        try log.append(records(0..<25))
+        try log.append(records(25..<31))
+        #expect(try log.read(from: 0, limit: 100) == records(0..<31))
+        #expect(try log.read(from: 8, limit: 5) == records(8..<13))
+        #expect(try log.read(from: 29, limit: 5) == records(29..<31))
+        #expect(try log.read(from: 31, limit: 5).isEmpty)
+        let (_, recovery) = try CommandLog.open(directory: dir.path, recordsPerSegment: 10)
+        #expect(recovery.end == 31)
+        // Per partition, the input offset after the last logged command.
+        #expect(recovery.published[2] == 30 * 3 + 1)
+        #expect(recovery.published[1] == 29 * 3 + 1)
+    }
+
+    @Test func tornRecordIsCutOff() throws {
+        let dir = TemporaryDirectory()
+        do {
+            let (log, _) = try CommandLog.open(directory: dir.path)
+            try log.append(records(0..<5))
+        }
+        let file = dir.path + "/" + (try FileManager.default.contentsOfDirectory(atPath: dir.path)).first!
+        let handle = FileHandle(forWritingAtPath: file)!
+        handle.truncateFile(atOffset: UInt64(CommandLog.recordSize * 4 + 10))
+        handle.closeFile()
+        let (log, recovery) = try CommandLog.open(directory: dir.path)
+        #expect(recovery.end == 4)
+        #expect(recovery.notes.count == 1)
+        try log.append(records(4..<6))
+        #expect(try log.read(from: 0, limit: 10) == records(0..<6))
+    }
+}
+
+@Suite("Checkpoint store")
+struct CheckpointStoreTests {
+    func checkpoint(_ offset: UInt64) -> StoredCheckpoint {
+        StoredCheckpoint(epoch: 3, nextOffset: offset, state: CheckpointCodec.encode(PartitionState(partition: 1, nextOffset: offset)))
+    }
+
+    @Test func keepsTwoGenerationsAndRetainsFromTheOlder() throws {
+        let dir = TemporaryDirectory()
+        let store = try CheckpointStore(directory: dir.path, partitionCount: 2)
+        #expect(store.retainFrom(partition: 1) == 0)
+        try store.write(partition: 1, checkpoint(10), sync: false)
+        #expect(store.retainFrom(partition: 1) == 0)
+        try store.write(partition: 1, checkpoint(20), sync: false)
+        #expect(store.retainFrom(partition: 1) == 10)
+        let (loaded, notes) = try CheckpointStore(directory: dir.path, partitionCount: 2).load(partition: 1)
+        #expect(loaded == checkpoint(20))
+        #expect(notes.isEmpty)
+    }
+
+    @Test func damagedNewestFallsBackToTheOlder() throws {
+        let dir = TemporaryDirectory()
+        let store = try CheckpointStore(directory: dir.path, partitionCount: 2)
+        try store.write(partition: 1, checkpoint(10), sync: false)
+        try store.write(partition: 1, checkpoint(20), sync: false)
+        let file = dir.path + "/partition-00001.ckpt"
+        var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: file)))
+        bytes[12] ^= 0x01
+        try Data(bytes).write(to: URL(fileURLWithPath: file))
+        let reopened = try CheckpointStore(directory: dir.path, partitionCount: 2)
+        let (loaded, notes) = reopened.load(partition: 1)
+        #expect(loaded == checkpoint(10))
+        #expect(notes.contains { $0.contains("damaged") })
+        // Until a new checkpoint, the journal must be kept from the start.
+        #expect(reopened.retainFrom(partition: 1) == 0)
+    }
+}
+
+@Suite("Producer table")
+struct ProducerTableTests {
+    @Test func retriesStaleAndNew() {
+        var table = ProducerTable()
+        #expect(table.verdict(producer: "a", seq: 5) == .new)
+        table.record(producer: "a", seq: 5, reply: [1])
+        #expect(table.verdict(producer: "a", seq: 5) == .retry(reply: [1]))
+        #expect(table.verdict(producer: "a", seq: 4) == .stale(last: 5))
+        #expect(table.verdict(producer: "a", seq: 9) == .new)
+        #expect(table.verdict(producer: "b", seq: 5) == .new)
+    }
+
+    @Test func boundedForgettingTheLeastRecentlyHeard() {
+        var table = ProducerTable(capacity: 100)
+        for i in 0..<150 { table.record(producer: "p\(i)", seq: 1, reply: []) }
+        #expect(table.entries.count <= 100)
+        #expect(table.verdict(producer: "p149", seq: 1) != .new)
+        #expect(table.verdict(producer: "p0", seq: 1) == .new)
+    }
+}
