@@ -44,7 +44,7 @@ public struct WorkerService: Service {
     public func run() async throws {
         let socket = try Socket(.req)
         defer { socket.close() }
-        try socket.setReconnect(minimum: .milliseconds(50), maximum: .milliseconds(500))
+        try socket.setReconnect(minimum: .milliseconds(20), maximum: .milliseconds(200))
         try socket.setReceiveMaxSize(ClusterProtocol.maximumFrameSize)
         try socket.setRequestResendTime(.seconds(3600))
         try socket.dial(configuration.coordinatorURL)
