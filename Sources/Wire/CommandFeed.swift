@@ -4,11 +4,13 @@ public import Control
 /// sensor ID in decimal, a space, and JSON:
 ///
 /// ```
-/// 17 {"sensor":17,"action":1,"heater":"off","partition":35,"offset":1042}
+/// 17 {"sensor":17,"action":1,"heater":"off","partition":35,"input_offset":1042,"offset":88}
 /// ```
 ///
-/// so that subscribing to the prefix `"17 "` gets sensor 17 and never 170. `offset` is the input
-/// item's offset in its partition; `command_offset` is added when the command has one.
+/// so that subscribing to the prefix `"17 "` gets sensor 17 and never 170. The field names are
+/// the command log's: `partition` and `input_offset` name the input item that caused the
+/// command, `offset` is the command's place in the durable command log (left out when it has
+/// none).
 public struct CommandEvent: Sendable, Hashable {
     public var sensor: SensorID
     public var action: HeaterAction
@@ -59,10 +61,10 @@ public struct CommandEvent: Sendable, Hashable {
         json.value(action.name)
         json.key("partition")
         json.value(partition)
-        json.key("offset")
+        json.key("input_offset")
         json.value(inputOffset)
         if let commandOffset {
-            json.key("command_offset")
+            json.key("offset")
             json.value(commandOffset)
         }
         json.endObject()
@@ -113,7 +115,7 @@ public struct CommandEvent: Sendable, Hashable {
         guard let sensor = try unsigned("sensor"),
               let rawAction = try unsigned("action"),
               let rawPartition = try unsigned("partition"),
-              let inputOffset = try unsigned("offset")
+              let inputOffset = try unsigned("input_offset")
         else { throw bad("a required member is missing") }
         guard let action = UInt8(exactly: rawAction).flatMap(HeaterAction.init(rawValue:)) else {
             throw bad("action must be 0 (on) or 1 (off), not \(rawAction)")
@@ -126,6 +128,6 @@ public struct CommandEvent: Sendable, Hashable {
         guard let partition = Int(exactly: rawPartition) else { throw bad("partition \(rawPartition) is out of range") }
         return CommandEvent(
             sensor: sensor, action: action, partition: partition, inputOffset: inputOffset,
-            commandOffset: try unsigned("command_offset", required: false))
+            commandOffset: try unsigned("offset", required: false))
     }
 }

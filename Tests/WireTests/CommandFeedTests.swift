@@ -7,12 +7,12 @@ struct CommandFeedTests {
     @Test func encodesTheDocumentedForm() {
         let event = CommandEvent(sensor: 17, action: .off, partition: 3, inputOffset: 42)
         #expect(String(decoding: event.encodeFeedMessage(), as: UTF8.self)
-            == #"17 {"sensor":17,"action":1,"heater":"off","partition":3,"offset":42}"#)
+            == #"17 {"sensor":17,"action":1,"heater":"off","partition":3,"input_offset":42}"#)
         #expect(String(decoding: event.encodeJSONLine(), as: UTF8.self)
-            == #"{"sensor":17,"action":1,"heater":"off","partition":3,"offset":42}"#)
+            == #"{"sensor":17,"action":1,"heater":"off","partition":3,"input_offset":42}"#)
         let logged = CommandEvent(sensor: 0, action: .on, partition: 0, inputOffset: 0, commandOffset: 7)
         #expect(String(decoding: logged.encodeFeedMessage(), as: UTF8.self)
-            == #"0 {"sensor":0,"action":0,"heater":"on","partition":0,"offset":0,"command_offset":7}"#)
+            == #"0 {"sensor":0,"action":0,"heater":"on","partition":0,"input_offset":0,"offset":7}"#)
     }
 
     @Test func roundTrip() throws {
@@ -44,19 +44,19 @@ struct CommandFeedTests {
     }
 
     @Test(arguments: [
-        (#"170 {"sensor":17,"action":1,"heater":"off","partition":3,"offset":42}"#, "invalid feed message: prefix 170 does not match sensor 17"),
-        (#"{"sensor":17,"action":1,"partition":3,"offset":42}"#, "invalid feed message: no space after the sensor prefix"),
-        (#"{"sensor": 17,"action":1,"partition":3,"offset":42}"#, "invalid feed message: the prefix must be a sensor ID in decimal"),
-        (#"017 {"sensor":17,"action":1,"partition":3,"offset":42}"#, "invalid feed message: the prefix must be a sensor ID in decimal"),
-        (#"-1 {"sensor":17,"action":1,"partition":3,"offset":42}"#, "invalid feed message: the prefix must be a sensor ID in decimal"),
-        (#"18446744073709551616 {"sensor":17,"action":1,"partition":3,"offset":42}"#, "invalid feed message: the prefix must be a sensor ID in decimal"),
+        (#"170 {"sensor":17,"action":1,"heater":"off","partition":3,"input_offset":42}"#, "invalid feed message: prefix 170 does not match sensor 17"),
+        (#"{"sensor":17,"action":1,"partition":3,"input_offset":42}"#, "invalid feed message: no space after the sensor prefix"),
+        (#"{"sensor": 17,"action":1,"partition":3,"input_offset":42}"#, "invalid feed message: the prefix must be a sensor ID in decimal"),
+        (#"017 {"sensor":17,"action":1,"partition":3,"input_offset":42}"#, "invalid feed message: the prefix must be a sensor ID in decimal"),
+        (#"-1 {"sensor":17,"action":1,"partition":3,"input_offset":42}"#, "invalid feed message: the prefix must be a sensor ID in decimal"),
+        (#"18446744073709551616 {"sensor":17,"action":1,"partition":3,"input_offset":42}"#, "invalid feed message: the prefix must be a sensor ID in decimal"),
         ("17", "invalid feed message: no space after the sensor prefix"),
         ("17 ", "invalid command: not JSON: expected a value, found the end at byte 0"),
-        (#"17 {"sensor":17,"action":2,"partition":3,"offset":42}"#, "invalid command: action must be 0 (on) or 1 (off), not 2"),
-        (#"17 {"sensor":17,"action":1,"heater":"on","partition":3,"offset":42}"#, #"invalid command: heater must be "off" for action 1"#),
-        (#"17 {"sensor":17,"action":1,"partition":3}"#, "invalid command: offset is missing"),
-        (#"17 {"sensor":17,"action":1,"partition":-3,"offset":42}"#, "invalid command: partition must be an unsigned 64-bit integer"),
-        (#"17 {"sensor":"17","action":1,"partition":3,"offset":42}"#, "invalid command: sensor must be an unsigned 64-bit integer"),
+        (#"17 {"sensor":17,"action":2,"partition":3,"input_offset":42}"#, "invalid command: action must be 0 (on) or 1 (off), not 2"),
+        (#"17 {"sensor":17,"action":1,"heater":"on","partition":3,"input_offset":42}"#, #"invalid command: heater must be "off" for action 1"#),
+        (#"17 {"sensor":17,"action":1,"partition":3}"#, "invalid command: input_offset is missing"),
+        (#"17 {"sensor":17,"action":1,"partition":-3,"input_offset":42}"#, "invalid command: partition must be an unsigned 64-bit integer"),
+        (#"17 {"sensor":"17","action":1,"partition":3,"input_offset":42}"#, "invalid command: sensor must be an unsigned 64-bit integer"),
         (#"17 [17]"#, "invalid command: not a JSON object"),
     ])
     func decodingErrors(input: String, message: String) {
@@ -69,7 +69,7 @@ struct CommandFeedTests {
     }
 
     @Test func decodingIgnoresUnknownMembers() throws {
-        let event = try CommandEvent.decodeFeedMessage(Array(#"5 {"offset":9,"partition":2,"action":0,"sensor":5,"epoch":4,"command_offset":null}"#.utf8))
+        let event = try CommandEvent.decodeFeedMessage(Array(#"5 {"input_offset":9,"partition":2,"action":0,"sensor":5,"epoch":4,"offset":null}"#.utf8))
         #expect(event == CommandEvent(sensor: 5, action: .on, partition: 2, inputOffset: 9))
     }
 }
