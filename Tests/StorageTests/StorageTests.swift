@@ -218,3 +218,29 @@ struct ProducerTableTests {
         #expect(table.verdict(producer: "p0", seq: 1) == .new)
     }
 }
+
+@Suite("CRC-32C")
+struct CRC32CTests {
+    @Test func knownAnswers() {
+        // The standard check value, and RFC 3720's 32 zero bytes.
+        #expect(CRC32C.checksum(Array("123456789".utf8)) == 0xE306_9283)
+        #expect(CRC32C.checksum([UInt8](repeating: 0, count: 32)) == 0x8A91_36AA)
+    }
+
+    @Test func slicedEqualsBytewise() {
+        var state: UInt64 = 7
+        let bytes = (0..<1000).map { _ -> UInt8 in
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            return UInt8(truncatingIfNeeded: state >> 33)
+        }
+        for length in [0, 1, 7, 8, 9, 63, 64, 65, 999] {
+            var crc: UInt32 = ~0
+            for byte in bytes[..<length] {
+                crc ^= UInt32(byte)
+                for _ in 0..<8 { crc = (crc & 1) != 0 ? (crc >> 1) ^ 0x82F6_3B78 : crc >> 1 }
+            }
+            #expect(CRC32C.checksum(bytes[..<length]) == ~crc)
+            #expect(CRC32C.checksum(Array(bytes[1..<max(1, length)])) == CRC32C.checksum(bytes[1..<max(1, length)]))
+        }
+    }
+}
