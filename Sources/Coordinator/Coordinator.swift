@@ -39,6 +39,12 @@ actor Coordinator {
     private var parked: [WorkerID: ParkedPoll] = [:]
     /// Which member each cluster connection belongs to, so a lost connection is a lost worker.
     private var pipes: [UInt32: (worker: WorkerID, incarnation: UInt64)] = [:]
+    /// Partitions between owners: since when they have not been processed.
+    private var pausedSince: [Int: UInt64] = [:]
+    /// Partitions whose new owner got its assignment, until that owner's next poll (it has
+    /// then restored the state and processed the waiting items).
+    private var resuming: [WorkerID: [Int]] = [:]
+    private var pauses = PauseRecorder()
     private var running = true
 
     // Group commit.
@@ -292,6 +298,9 @@ actor Coordinator {
             return .fenced(reason: "this worker incarnation is not a member (declared dead or unknown): register again")
         }
         if let pipe { pipes[pipe] = (worker, poll.incarnation) }
+        for partition in resuming.removeValue(forKey: worker) ?? [] {
+            if let since = pausedSince.removeValue(forKey: partition) { pauses.record(now &- since) }
+        }
         // A REQ resend or reconnect can leave an older poll parked: answer it empty.
         parked.removeValue(forKey: worker)?.continuation.resume(returning: .work(Work()))
 
@@ -388,6 +397,7 @@ actor Coordinator {
                 wake(worker)
             case .revoke(let partition, let worker, let epoch):
                 pendingRevokes[worker, default: []].append(PartitionEpoch(partition: UInt32(partition), epoch: epoch))
+                if pausedSince[partition] == nil { pausedSince[partition] = clock.now() }
                 wake(worker)
             }
         }
@@ -397,6 +407,9 @@ actor Coordinator {
     private func takeWork(for worker: WorkerID) -> Work {
         var work = Work()
         work.assigns = pendingAssigns.removeValue(forKey: worker) ?? []
+        for assign in work.assigns where pausedSince[Int(assign.partition)] != nil {
+            resuming[worker, default: []].append(Int(assign.partition))
+        }
         var budget = configuration.maxBatchItems
         for partition in table.partitions(heldBy: worker) where budget > 0 {
             guard let owner = table.owner(of: partition), owner.worker == worker else { continue }
@@ -420,6 +433,9 @@ actor Coordinator {
     private func depart(_ departure: Membership.Departure) {
         let worker = departure.member.id
         let held = table.drop(worker)
+        let now = clock.now()
+        for partition in held where pausedSince[partition] == nil { pausedSince[partition] = now }
+        resuming[worker] = nil
         counters.workersLost += 1
         logger.warning("worker lost", metadata: [
             "worker": "\(worker)", "cause": "\(departure.cause)", "partitions": "\(held.count)",
@@ -432,6 +448,7 @@ actor Coordinator {
     }
 
     private func forget(_ worker: WorkerID) {
+        resuming[worker] = nil
         pendingAssigns[worker] = nil
         pendingRevokes[worker] = nil
         pipes = pipes.filter { $0.value.worker != worker || membership.isMember(worker, incarnation: $0.value.incarnation) }
@@ -473,6 +490,31 @@ actor Coordinator {
     }
 
     var isRunning: Bool { running }
+
+    // MARK: - Drain
+
+    /// Hands all of `worker`'s partitions to the others; it exits once it holds none.
+    func drain(_ worker: WorkerID, force: Bool) throws(AdminError) -> String {
+        guard let member = membership.members[worker] else {
+            let known = membership.members.keys.sorted().joined(separator: ", ")
+            throw AdminError(error: "no worker '\(worker)' (workers: \(known.isEmpty ? "none" : known))")
+        }
+        if member.leaving { return "\(worker) is already leaving" }
+        if membership.active == [worker], !force {
+            throw AdminError(error: "refusing to drain \(worker): it is the last worker, and its \(table.partitions(heldBy: worker).count) partitions would have no owner (items would wait until a worker joins); use --force to drain it anyway")
+        }
+        membership.markLeaving(worker, incarnation: member.incarnation)
+        logger.info("draining worker", metadata: ["worker": "\(worker)", "forced": "\(force)"])
+        rebalance()
+        // A worker with nothing to hand over is told goodbye on its next poll.
+        if let poll = parked[worker], table.partitions(heldBy: worker).isEmpty {
+            parked[worker] = nil
+            _ = membership.remove(worker, incarnation: member.incarnation, cause: .left)
+            forget(worker)
+            poll.continuation.resume(returning: .work(Work(goodbye: true)))
+        }
+        return "draining \(worker): handing over \(table.partitions(heldBy: worker).count) partitions"
+    }
 
     // MARK: - Command log
 
@@ -521,6 +563,8 @@ actor Coordinator {
         }
         var counters = counters
         counters.commandLogEnd = writtenCommandEnd
-        return StatusReport(partitionCount: partitioner.count, workers: workers, partitions: partitions, counters: counters)
+        var report = StatusReport(partitionCount: partitioner.count, workers: workers, partitions: partitions, counters: counters)
+        report.pauses = pauses.summary()
+        return report
     }
 }

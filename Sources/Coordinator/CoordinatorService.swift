@@ -205,6 +205,9 @@ public struct CoordinatorService: Service {
         switch request.command {
         case "status":
             return try encoder.encode(await coordinator.status())
+        case "drain":
+            guard let worker = request.worker else { throw AdminError(error: "drain needs a worker") }
+            return try encoder.encode(AdminOK(ok: try await coordinator.drain(worker, force: request.force ?? false)))
         case "commands":
             let limit = request.limit ?? 10_000
             guard (1...10_000).contains(limit) else { throw AdminError(error: "limit must be between 1 and 10000") }
@@ -216,7 +219,7 @@ public struct CoordinatorService: Service {
                 throw AdminError(error: "command log: \(error)")
             }
         default:
-            throw AdminError(error: "unknown admin command '\(request.command)' (known: status, commands)")
+            throw AdminError(error: "unknown admin command '\(request.command)' (known: status, drain, commands)")
         }
     }
 }

@@ -2,6 +2,7 @@
 /// `thermoshard status` and `thermoshard drain` and by any program (see docs/protocol.md).
 ///
 /// Requests: `{"command":"status"}` (reply: a ``StatusReport``);
+/// `{"command":"drain","worker":"w1","force":false}` (reply: `{"ok":"..."}`);
 /// `{"command":"commands","from":N,"limit":M,"wait_ms":W}` (reply: a ``CommandsReply``).
 /// Errors: `{"error":"..."}`.
 public struct AdminRequest: Sendable, Codable, Equatable {
@@ -67,6 +68,11 @@ public struct CommandsReply: Sendable, Codable, Equatable {
         self.start = start
         self.end = end
     }
+}
+
+public struct AdminOK: Sendable, Codable, Equatable {
+    public var ok: String
+    public init(ok: String) { self.ok = ok }
 }
 
 public struct AdminError: Sendable, Codable, Equatable, Error {
@@ -141,12 +147,33 @@ public struct StatusReport: Sendable, Codable, Equatable {
         }
     }
 
+    /// Pauses of moved partitions (handovers and failovers), over the latest 4096.
+    public struct Pauses: Sendable, Codable, Equatable {
+        public var count: Int
+        public var medianMilliseconds: Double
+        public var p99Milliseconds: Double
+        public var maxMilliseconds: Double
+        enum CodingKeys: String, CodingKey {
+            case count
+            case medianMilliseconds = "median_ms"
+            case p99Milliseconds = "p99_ms"
+            case maxMilliseconds = "max_ms"
+        }
+        public init(count: Int, medianMilliseconds: Double, p99Milliseconds: Double, maxMilliseconds: Double) {
+            self.count = count
+            self.medianMilliseconds = medianMilliseconds
+            self.p99Milliseconds = p99Milliseconds
+            self.maxMilliseconds = maxMilliseconds
+        }
+    }
+
     public var partitionCount: Int
     public var workers: [WorkerStatus]
     public var partitions: [PartitionStatus]
     public var counters: Counters
+    public var pauses: Pauses?
     enum CodingKeys: String, CodingKey {
-        case workers, partitions, counters
+        case workers, partitions, counters, pauses
         case partitionCount = "partition_count"
     }
     public init(partitionCount: Int, workers: [WorkerStatus], partitions: [PartitionStatus], counters: Counters) {

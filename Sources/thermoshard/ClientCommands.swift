@@ -43,6 +43,32 @@ struct StatusCommand: AsyncParsableCommand {
     }
 }
 
+struct DrainCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "drain",
+        abstract: "Hand all of a worker's partitions to the others; the worker then exits 0.",
+        discussion: "Draining the last worker is refused (its partitions would have no owner) unless --force."
+    )
+
+    @Argument(help: "The worker's id, as `thermoshard status` shows it.")
+    var worker: String
+
+    @Flag(help: "Drain even the last worker.")
+    var force = false
+
+    @Option(help: "The coordinator's admin address.")
+    var admin = "tcp://127.0.0.1:7603"
+
+    func run() async throws {
+        let ask = AdminRequest(command: "drain", worker: worker, force: force)
+        let reply = try await request(admin, [UInt8](try JSONEncoder().encode(ask)))
+        if let error = try? JSONDecoder().decode(AdminError.self, from: Data(reply)) {
+            throw ValidationError(error.error)
+        }
+        print(try JSONDecoder().decode(AdminOK.self, from: Data(reply)).ok)
+    }
+}
+
 enum StatusTable {
     static func render(_ status: StatusReport) -> String {
         var lines: [String] = []
@@ -60,6 +86,18 @@ enum StatusTable {
         let lag = status.partitions.reduce(UInt64(0)) { $0 + $1.lag }
         let oldest = status.partitions.compactMap(\.checkpointAgeMilliseconds).max()
         lines.append("lag \(lag) items" + (oldest.map { "  oldest checkpoint \($0) ms" } ?? ""))
+        if let pauses = status.pauses, pauses.count > 0 {
+            lines.append("moved partitions paused: median \(pauses.medianMilliseconds) ms, p99 \(pauses.p99Milliseconds) ms, max \(pauses.maxMilliseconds) ms (\(pauses.count) moves)")
+        }
+        let busy = status.partitions.filter { $0.lag > 0 || $0.state != "owned" }
+        if !busy.isEmpty {
+            lines.append("")
+            lines.append(pad("PARTITION", 11) + pad("OWNER", 24) + pad("STATE", 12) + pad("LAG", 10) + "CHECKPOINT AGE")
+            for p in busy.prefix(20) {
+                lines.append(pad("\(p.id)", 11) + pad(p.owner ?? "-", 24) + pad(p.state, 12) + pad("\(p.lag)", 10) + (p.checkpointAgeMilliseconds.map { "\($0) ms" } ?? "-"))
+            }
+            if busy.count > 20 { lines.append("... and \(busy.count - 20) more (status --json has them all)") }
+        }
         return lines.joined(separator: "\n")
     }
 

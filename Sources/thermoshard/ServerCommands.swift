@@ -6,10 +6,12 @@ import ServiceLifecycle
 import Storage
 import Worker
 
-struct CoordinatorCommand: AsyncParsableCommand {
+struct CoordinatorCommand: AsyncParsableCommand, HasOptionGroups {
+    static let optionGroups: [any ParsableArguments.Type] = [LoggingOptions.self]
     static let configuration = CommandConfiguration(
         commandName: "coordinator",
-        abstract: "Run the coordinator: ingest, partition logs, assignment, checkpoints, command feed."
+        abstract: "Run the coordinator: ingest, partition logs, assignment, checkpoints, command feed.",
+        discussion: ConfigurationSources.precedence
     )
 
     @Option(help: "Data directory (created if missing): cluster parameters and checkpoints.")
@@ -84,10 +86,12 @@ struct CoordinatorCommand: AsyncParsableCommand {
     }
 }
 
-struct WorkerCommand: AsyncParsableCommand {
+struct WorkerCommand: AsyncParsableCommand, HasOptionGroups {
+    static let optionGroups: [any ParsableArguments.Type] = [LoggingOptions.self]
     static let configuration = CommandConfiguration(
         commandName: "worker",
-        abstract: "Run a worker: it registers with the coordinator, runs the controller for its partitions and checkpoints them."
+        abstract: "Run a worker: it registers with the coordinator, runs the controller for its partitions and checkpoints them.",
+        discussion: ConfigurationSources.precedence
     )
 
     @Option(help: "The coordinator's cluster address.")
