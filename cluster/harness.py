@@ -60,7 +60,7 @@ def reference_commands(items):
 class Cluster:
     """A coordinator and workers started from `BIN`, with logs and data under `directory`."""
 
-    def __init__(self, directory, partitions=16, heartbeat="800ms", checkpoint="200ms"):
+    def __init__(self, directory, partitions=16, heartbeat="800ms", checkpoint="200ms", listen_host="127.0.0.1"):
         self.dir = Path(directory)
         self.dir.mkdir(parents=True, exist_ok=True)
         self.data = self.dir / "data"
@@ -70,6 +70,8 @@ class Cluster:
         self.cluster_url = f"tcp://127.0.0.1:{base + 2}"
         self.admin_url = f"tcp://127.0.0.1:{base + 3}"
         self.ports = list(range(base, base + 4))
+        # Where the coordinator listens (0.0.0.0 to be reachable from other hosts or namespaces).
+        self.listen = {kind: f"tcp://{listen_host}:{base + i}" for i, kind in enumerate(["ingest", "publish", "cluster", "admin"])}
         self.partitions = partitions
         self.heartbeat = heartbeat
         self.checkpoint = checkpoint
@@ -78,24 +80,25 @@ class Cluster:
         self._ingest = None
 
     # processes -------------------------------------------------------------
-    def _spawn(self, name, *args):
+    def _spawn(self, name, *args, prefix=()):
         log = open(self.dir / f"{name}.log", "ab")
-        return subprocess.Popen([BIN, *args], stdout=log, stderr=subprocess.STDOUT)
+        return subprocess.Popen([*prefix, BIN, *args], stdout=log, stderr=subprocess.STDOUT)
 
     def start_coordinator(self, *extra, wait=True):
         self.coordinator_args = extra
         self.coordinator = self._spawn(
             "coordinator", "coordinator", "--data", str(self.data),
             "--partitions", str(self.partitions),
-            "--ingest", self.ingest_url, "--publish", self.publish_url,
-            "--cluster", self.cluster_url, "--admin", self.admin_url,
+            "--ingest", self.listen["ingest"], "--publish", self.listen["publish"],
+            "--cluster", self.listen["cluster"], "--admin", self.listen["admin"],
             "--heartbeat-timeout", self.heartbeat, "--checkpoint-interval", self.checkpoint, *extra)
         if wait:
             self.wait(lambda s: True, what="the coordinator answers")
         return self.coordinator
 
-    def start_worker(self, name):
-        process = self._spawn(name, "worker", "--coordinator", self.cluster_url, "--id", name)
+    def start_worker(self, name, coordinator_url=None, prefix=()):
+        """Starts a worker; `prefix` runs it through another command (`ip netns exec NS`)."""
+        process = self._spawn(name, "worker", "--coordinator", coordinator_url or self.cluster_url, "--id", name, prefix=prefix)
         self.workers[name] = process
         return process
 
