@@ -56,8 +56,15 @@ public struct WorkerEngine: Sendable {
 
     private mutating func process(_ batch: Batch) {
         let partition = Int(batch.partition)
-        guard var owned = partitions[partition], owned.epoch == batch.epoch else {
-            anomalies.append("batch for partition \(partition) epoch \(batch.epoch), which this worker does not own")
+        // Taken out of the dictionary while it is stepped, so that its sensor table has one
+        // owner and is mutated in place (a copy here would copy every sensor on each batch).
+        guard var owned = partitions.removeValue(forKey: partition) else {
+            anomalies.append("batch for partition \(partition), which this worker does not own")
+            return
+        }
+        defer { partitions[partition] = owned }
+        guard owned.epoch == batch.epoch else {
+            anomalies.append("batch for partition \(partition) epoch \(batch.epoch), which this worker holds at epoch \(owned.epoch)")
             return
         }
         var result = results[partition] ?? PartitionResult(partition: batch.partition, epoch: owned.epoch, nextOffset: owned.state.nextOffset)
@@ -79,7 +86,6 @@ public struct WorkerEngine: Sendable {
         }
         result.nextOffset = owned.state.nextOffset
         results[partition] = result
-        partitions[partition] = owned
     }
 
     /// Snapshots every partition that changed since its last checkpoint.

@@ -52,7 +52,10 @@ struct SimulateCommand: AsyncParsableCommand {
         defer { listener.cancel() }
 
         // Settings first, then readings.
-        _ = try await send(producer, fleet.withLock { $0.settings() })
+        let settings = fleet.withLock { $0.settings() }
+        for start in stride(from: 0, to: settings.count, by: 10_000) {
+            _ = try await send(producer, Array(settings[start..<min(settings.count, start + 10_000)]))
+        }
         let start = ContinuousClock.now
         var lastReport = start
         var sent = 0
