@@ -84,8 +84,9 @@ actor Coordinator {
     }
 
     /// Feed messages (`"<sensor> <json>"`) for the PUB socket, in publication order.
-    nonisolated let feed: AsyncStream<[UInt8]>
-    private let feedContinuation: AsyncStream<[UInt8]>.Continuation
+    /// One element per group commit: its commands' feed messages, in order.
+    nonisolated let feed: AsyncStream<[[UInt8]]>
+    private let feedContinuation: AsyncStream<[[UInt8]]>.Continuation
 
     init(configuration: CoordinatorConfiguration, directory: DataDirectory, disk: DiskWriter, recovered: RecoveredState, logger: Logger) {
         self.configuration = configuration
@@ -213,7 +214,7 @@ actor Coordinator {
                 logs[partition].durable = max(logs[partition].durable, head)
                 if let owner = table.owner(of: partition) { wake(owner.worker) }
             }
-            for message in feed { feedContinuation.yield(message) }
+            if !feed.isEmpty { feedContinuation.yield(feed) }
             for waiter in batchWaiters.removeValue(forKey: number) ?? [] { waiter.resume(returning: nil) }
             if !producerBatch.isEmpty { producerBatch = producerBatch.filter { $0.value > number } }
             if let end {

@@ -83,8 +83,10 @@ public struct CoordinatorService: Service {
                     group.addTask { await Self.serveAdmin(context, coordinator) }
                 }
                 group.addTask {
-                    for await message in coordinator.feed {
-                        try? await publish.send(message)
+                    // PUB never waits (it queues or drops per subscriber), so a group commit's
+                    // messages go out in one pass without an await per message.
+                    for await messages in coordinator.feed {
+                        for message in messages { try? publish.trySend(message) }
                     }
                 }
                 group.addTask {

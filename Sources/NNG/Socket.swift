@@ -51,6 +51,27 @@ public final class Socket: Sendable {
         try await send(try Message(bytes), timeout: timeout)
     }
 
+    /// Sends without waiting: nng queues the message or, if it cannot at once, fails with
+    /// ``NNGError/tryAgain`` (`NNG_FLAG_NONBLOCK`). Never blocks the calling thread, so it is
+    /// safe anywhere; meant for PUB, which queues or drops per subscriber and never waits.
+    public func trySend(_ bytes: [UInt8]) throws(NNGError) {
+        let socket = raw
+        let code = bytes.withUnsafeBytes { raw in
+            nng_send(socket, UnsafeMutableRawPointer(mutating: raw.baseAddress), raw.count, Int32(NNG_FLAG_NONBLOCK))
+        }
+        try NNGError.check(code)
+    }
+
+    /// Receives on the calling thread, waiting as long as it takes (or until the socket's
+    /// receive timeout, or its closing). Blocks: call it only from a thread of your own
+    /// (`Thread`), never from Swift's cooperative pool. For a subscriber that must keep up with
+    /// a fast feed, it avoids the two thread hand-offs an async receive costs per message.
+    public func receiveBlocking() throws(NNGError) -> Message {
+        var message: OpaquePointer?
+        try NNGError.check(nng_recvmsg(raw, &message, 0))
+        return Message(taking: message!)
+    }
+
     public func receive(timeout: Duration? = nil) async throws(NNGError) -> Message {
         let socket = raw
         return try await receiveMessage(timeout: timeout) { nng_recv_aio(socket, $0) }

@@ -13,7 +13,7 @@ struct Thermoshard: AsyncParsableCommand {
             """,
         subcommands: [
             CoordinatorCommand.self, WorkerCommand.self, StatusCommand.self, DrainCommand.self, SetCommand.self,
-            SendCommand.self, WatchCommand.self, CommandsCommand.self, SimulateCommand.self,
+            SendCommand.self, WatchCommand.self, CommandsCommand.self, SimulateCommand.self, BenchCommand.self,
         ]
     )
 

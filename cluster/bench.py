@@ -1,0 +1,180 @@
+#!/usr/bin/env python3
+"""The standard benchmark scenarios, on this machine: each starts a fresh local cluster (a
+coordinator and two workers, --fsync interval, checkpoints every second), drives it with
+`thermoshard bench`, and records the figures. Writes the results as JSON and regenerates
+docs/benchmarks.md from them (the median of --runs runs for each figure).
+
+    cluster/bench [--runs 3] [--quick] [--out run/bench.json] [--no-docs]
+
+Scenarios: max throughput (binary, JSON), latency at fixed rates, worker memory per sensor at
+1M and 10M sensors, failover of a worker holding 1M sensors, checkpoint overhead, and the
+coordinator's throughput as the partition count grows. Benchmarks are never pass/fail."""
+import argparse
+import json
+import os
+import platform
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from harness import BIN, REPO, Cluster  # noqa: E402
+
+
+def rss_kib(pid):
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+def bench(cluster, *args, timeout=600):
+    out = subprocess.run([BIN, "bench", "--ingest", cluster.ingest_url, "--publish", cluster.publish_url,
+                          "--admin", cluster.admin_url, "--json", *map(str, args)],
+                         capture_output=True, text=True, timeout=timeout)
+    if out.returncode != 0:
+        raise RuntimeError(f"bench {' '.join(map(str, args))} failed: {out.stderr[-2000:]}")
+    return json.loads(out.stdout)
+
+
+class Run:
+    """A fresh cluster for one measurement."""
+
+    def __init__(self, root, name, partitions=64, workers=2, checkpoint="1s", fsync="interval"):
+        self.cluster = Cluster(Path(root) / name, partitions=partitions, checkpoint=checkpoint, heartbeat="800ms")
+        self.cluster.start_coordinator("--fsync", fsync, "--max-buffered", "20000000")
+        self.names = self.cluster.start_workers(workers)
+
+    def __enter__(self):
+        return self.cluster
+
+    def __exit__(self, *exc):
+        self.cluster.stop()
+
+
+def median_of(runs, key):
+    values = [r[key] for r in runs if r.get(key) is not None]
+    return statistics.median(values) if values else None
+
+
+def throughput(root, fmt, runs, seconds, sensors=100_000, batch=None, partitions=64, checkpoint="1s"):
+    results = []
+    for i in range(runs):
+        with Run(root, f"tp-{fmt}-{partitions}-{checkpoint}-{i}", partitions=partitions, checkpoint=checkpoint) as cluster:
+            args = ["--format", fmt, "--sensors", sensors, "--duration", seconds, "--connections", 2]
+            if batch:
+                args += ["--batch", batch]
+            results.append(bench(cluster, *args))
+    return {
+        "accepted_per_second": median_of(results, "accepted_per_second"),
+        "end_to_end_per_second": median_of(results, "end_to_end_per_second"),
+        "runs": [{k: r[k] for k in ("accepted_per_second", "end_to_end_per_second", "accepted")} for r in results],
+        "command": f"thermoshard bench --format {fmt} --sensors {sensors} --duration {seconds} --connections 2" + (f" --batch {batch}" if batch else ""),
+    }
+
+
+def latency(root, rate, runs, seconds, sensors=100_000):
+    results = []
+    for i in range(runs):
+        with Run(root, f"lat-{rate}-{i}") as cluster:
+            results.append(bench(cluster, "--format", "binary", "--sensors", sensors, "--rate", rate, "--duration", seconds))
+    keys = ["p50", "p90", "p99", "p99_9", "max"]
+    return {
+        "rate": rate,
+        "latency_us": {k: statistics.median(r["latency_us"][k] for r in results) for k in keys},
+        "samples": sum(r["latency_us"]["count"] for r in results),
+        "command": f"thermoshard bench --format binary --sensors {sensors} --rate {rate} --duration {seconds}",
+    }
+
+
+def memory(root, sensors):
+    with Run(root, f"mem-{sensors}") as cluster:
+        before = sum(rss_kib(p.pid) for p in cluster.workers.values())
+        bench(cluster, "--format", "binary", "--sensors", sensors, "--readings", sensors, "--batch", 10000, timeout=1200)
+        time.sleep(2.5)  # two checkpoint intervals: steady state including checkpoint buffers
+        after = sum(rss_kib(p.pid) for p in cluster.workers.values())
+        return {"sensors": sensors, "worker_rss_mib": round(after / 1024, 1), "baseline_rss_mib": round(before / 1024, 1),
+                "bytes_per_sensor": round((after - before) * 1024 / sensors, 1),
+                "command": f"thermoshard bench --sensors {sensors} --readings {sensors} --batch 10000; VmRSS of both workers"}
+
+
+def failover(root, sensors_per_worker, runs):
+    samples = []
+    for i in range(runs):
+        with Run(root, f"failover-{i}") as cluster:
+            bench(cluster, "--format", "binary", "--sensors", 2 * sensors_per_worker, "--readings", 2 * sensors_per_worker,
+                  "--batch", 10000, timeout=1200)
+            time.sleep(1.5)  # a checkpoint covers most of the state; the rest is replayed
+            background = threading.Thread(target=lambda: bench(cluster, "--format", "binary", "--sensors", 10_000,
+                                                                "--rate", 50_000, "--duration", 4), daemon=True)
+            background.start()
+            time.sleep(1.0)
+            heads = {p["id"]: p["head"] for p in cluster.status()["partitions"]}
+            started = time.monotonic()
+            cluster.workers["w1"].send_signal(signal.SIGKILL)
+            while True:
+                status = cluster.status()
+                if all(p["owner"] == "w2" and p["processed"] >= heads[p["id"]] for p in status["partitions"]):
+                    break
+                if time.monotonic() - started > 60:
+                    raise RuntimeError("no failover within 60 s")
+                time.sleep(0.002)
+            samples.append(1000 * (time.monotonic() - started))
+            background.join(timeout=30)
+    return {"sensors_on_killed_worker": sensors_per_worker, "ms": [round(s, 1) for s in samples],
+            "median_ms": round(statistics.median(samples), 1), "max_ms": round(max(samples), 1),
+            "command": f"bench --sensors {2 * sensors_per_worker} --readings {2 * sensors_per_worker}; 50k readings/s in the background; SIGKILL w1; poll status until w2 owns every partition and has processed past the heads at the kill"}
+
+
+def machine():
+    cpu = next((l.split(":", 1)[1].strip() for l in Path("/proc/cpuinfo").read_text().splitlines() if l.startswith("model name")), "?")
+    mem = next((l.split()[1] for l in Path("/proc/meminfo").read_text().splitlines() if l.startswith("MemTotal")), "0")
+    swift = subprocess.run(["swift", "--version"], capture_output=True, text=True).stdout.splitlines()
+    return {"cpu": cpu, "cores": os.cpu_count(), "memory_gib": round(int(mem) / 1024 / 1024), "kernel": platform.release(),
+            "swift": swift[0] if swift else "?"}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--seconds", type=float, default=5)
+    parser.add_argument("--quick", action="store_true", help="one run each, short, 1M sensors only (a smoke run)")
+    parser.add_argument("--out", default=str(REPO / "run" / "bench.json"))
+    parser.add_argument("--no-docs", action="store_true", help="do not rewrite docs/benchmarks.md")
+    args = parser.parse_args()
+    runs, seconds = (1, 2) if args.quick else (args.runs, args.seconds)
+    root = tempfile.mkdtemp(prefix="thermoshard-bench-")
+    results = {"machine": machine(), "date": time.strftime("%Y-%m-%d"), "runs": runs}
+
+    def step(name, fn, *a, **k):
+        print(f"== {name}", flush=True)
+        started = time.monotonic()
+        results[name] = fn(*a, **k)
+        print(f"   {json.dumps(results[name])[:300]} ({time.monotonic() - started:.0f} s)", flush=True)
+
+    step("throughput_binary", throughput, root, "binary", runs, seconds, batch=10000)
+    step("throughput_json", throughput, root, "json", runs, seconds, batch=1000)
+    step("latency_10k", latency, root, 10_000, runs, seconds)
+    step("latency_100k", latency, root, 100_000, runs, seconds)
+    step("checkpoints_off", throughput, root, "binary", runs, seconds, batch=10000, checkpoint="1h")
+    for partitions in (64, 512, 4096):
+        step(f"partitions_{partitions}", throughput, root, "binary", 1, seconds, batch=10000, partitions=partitions)
+    step("memory_1m", memory, root, 1_000_000)
+    if not args.quick:
+        step("memory_10m", memory, root, 10_000_000)
+    step("failover_1m", failover, root, 1_000_000, 1 if args.quick else min(runs, 3))
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(results, indent=2))
+    print(f"results: {args.out}")
+    if not args.no_docs:
+        subprocess.run([sys.executable, str(HERE / "bench_report.py"), args.out, str(REPO / "docs" / "benchmarks.md")], check=True)
+
+
+if __name__ == "__main__":
+    main()
