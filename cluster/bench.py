@@ -162,7 +162,7 @@ def main():
     step("throughput_json", throughput, root, "json", runs, seconds, batch=1000)
     step("latency_10k", latency, root, 10_000, runs, seconds)
     step("latency_100k", latency, root, 100_000, runs, seconds)
-    step("checkpoints_off", throughput, root, "binary", runs, seconds, batch=10000, checkpoint="1h")
+    step("checkpoints_off", throughput, root, "binary", runs, seconds, batch=10000, checkpoint="60m")
     for partitions in (64, 512, 4096):
         step(f"partitions_{partitions}", throughput, root, "binary", 1, seconds, batch=10000, partitions=partitions)
     step("memory_1m", memory, root, 1_000_000)

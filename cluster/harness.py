@@ -182,6 +182,9 @@ class Cluster:
         deadline = time.monotonic() + timeout
         last_error = None
         while time.monotonic() < deadline:
+            if self.coordinator is not None and self.coordinator.poll() is not None:
+                raise AssertionError(f"the coordinator exited ({self.coordinator.returncode}) while waiting until {what}\n"
+                                     + self.log("coordinator")[-3000:])
             try:
                 status = self.status()
                 if predicate(status):

@@ -210,10 +210,13 @@ actor Coordinator {
             counters.journalSegments = UInt64(stats.journalSegments)
             counters.journalSegmentsRemoved += UInt64(stats.removedSegments)
             if stats.synced { counters.fsyncs += 1 }
+            // Wake each owner once (a wake builds the worker's whole reply).
+            var owners = Set<WorkerID>()
             for (partition, head) in durable {
                 logs[partition].durable = max(logs[partition].durable, head)
-                if let owner = table.owner(of: partition) { wake(owner.worker) }
+                if let owner = table.owner(of: partition) { owners.insert(owner.worker) }
             }
+            for worker in owners { wake(worker) }
             if !feed.isEmpty { feedContinuation.yield(feed) }
             for waiter in batchWaiters.removeValue(forKey: number) ?? [] { waiter.resume(returning: nil) }
             if !producerBatch.isEmpty { producerBatch = producerBatch.filter { $0.value > number } }
@@ -407,12 +410,25 @@ actor Coordinator {
     /// Everything due to `worker` now: new partitions, item batches, revocations.
     private func takeWork(for worker: WorkerID) -> Work {
         var work = Work()
-        work.assigns = pendingAssigns.removeValue(forKey: worker) ?? []
+        // Partition states go at most ~32 MiB a reply (at least one), so that a worker taking
+        // over millions of sensors restores them over a few polls and keeps polling meanwhile.
+        if var assigns = pendingAssigns.removeValue(forKey: worker) {
+            var bytes = 0
+            var count = 0
+            while count < assigns.count, count == 0 || bytes + assigns[count].state.count <= 32 << 20 {
+                bytes += assigns[count].state.count
+                count += 1
+            }
+            work.assigns = Array(assigns.prefix(count))
+            assigns.removeFirst(count)
+            if !assigns.isEmpty { pendingAssigns[worker] = assigns }
+        }
         for assign in work.assigns where pausedSince[Int(assign.partition)] != nil {
             resuming[worker, default: []].append(Int(assign.partition))
         }
+        let undelivered = Set(pendingAssigns[worker]?.map { Int($0.partition) } ?? [])
         var budget = configuration.maxBatchItems
-        for partition in table.partitions(heldBy: worker) where budget > 0 {
+        for partition in table.partitions(heldBy: worker) where budget > 0 && !undelivered.contains(partition) {
             guard let owner = table.owner(of: partition), owner.worker == worker else { continue }
             let log = logs[partition]
             let items = log.items(from: log.processed, limit: budget)

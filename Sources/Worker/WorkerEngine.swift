@@ -88,12 +88,31 @@ public struct WorkerEngine: Sendable {
         results[partition] = result
     }
 
-    /// Snapshots every partition that changed since its last checkpoint.
-    public mutating func checkpointChanged() {
-        for (partition, owned) in partitions where owned.checkpointed != owned.state.nextOffset {
+    /// Where the last bounded checkpoint round stopped, so the next one goes on from there.
+    private var checkpointCursor = 0
+
+    /// Snapshots the partitions that changed since their last checkpoint, up to about
+    /// `sensorBudget` sensors in one call (at least one partition), going round the partitions
+    /// so that every one gets its turn. Returns whether changed partitions remain. The budget
+    /// keeps one poll cycle short with millions of sensors, so the worker's polls (its
+    /// heartbeats) keep coming while it checkpoints.
+    @discardableResult
+    public mutating func checkpointChanged(sensorBudget: Int = .max) -> Bool {
+        let changed = partitions.keys.sorted().filter { partitions[$0]!.checkpointed != partitions[$0]!.state.nextOffset }
+        guard !changed.isEmpty else { return false }
+        let start = changed.firstIndex { $0 >= checkpointCursor } ?? 0
+        var spent = 0
+        var taken = 0
+        for partition in changed[start...] + changed[..<start] {
+            let owned = partitions[partition]!
+            if taken > 0, spent + owned.state.sensors.count > sensorBudget { break }
             checkpoints[partition] = Checkpoint(partition: UInt32(partition), epoch: owned.epoch, nextOffset: owned.state.nextOffset, state: CheckpointCodec.encode(owned.state))
             partitions[partition]!.checkpointed = owned.state.nextOffset
+            spent += owned.state.sensors.count
+            taken += 1
+            checkpointCursor = partition + 1
         }
+        return taken < changed.count
     }
 
     /// Everything owed to the coordinator since the last poll.

@@ -107,6 +107,7 @@ public struct WorkerService: Service {
             logger.info("registered", metadata: ["incarnation": "\(welcome.incarnation)", "partitions": "\(welcome.partitionCount)"])
             let checkpointInterval = Duration.milliseconds(Int(welcome.checkpointIntervalMilliseconds))
             var lastCheckpoint = ContinuousClock.now
+            var checkpointsOwed = false
             var leaveSent = false
             engine.reset()
 
@@ -118,9 +119,10 @@ public struct WorkerService: Service {
                     guard let reply = try await exchange(socket, .leave(worker: id, incarnation: welcome.incarnation), stop: stop) else { return }
                     if case .work(let work) = reply { engine.apply(work) } else if case .fenced = reply { return }
                 }
-                if ContinuousClock.now - lastCheckpoint >= checkpointInterval {
-                    engine.checkpointChanged()
-                    lastCheckpoint = .now
+                if ContinuousClock.now - lastCheckpoint >= checkpointInterval || checkpointsOwed {
+                    // At most ~256k sensors a cycle; the rest follow in the next polls.
+                    checkpointsOwed = engine.checkpointChanged(sensorBudget: 262_144)
+                    if !checkpointsOwed { lastCheckpoint = .now }
                 }
                 let poll = engine.takePoll(worker: id, incarnation: welcome.incarnation)
                 guard let reply = try await exchange(socket, .poll(poll), stop: stop) else {
