@@ -84,6 +84,7 @@ let package = Package(
         ),
         .testTarget(name: "NNGTests", dependencies: ["NNG"], swiftSettings: strict),
         .testTarget(name: "StorageTests", dependencies: ["Storage", "Wire", "Control"], swiftSettings: strict),
+        .testTarget(name: "WorkerTests", dependencies: ["Worker", "Wire", "Control"], swiftSettings: strict),
     ],
     swiftLanguageModes: [.v6]
 )

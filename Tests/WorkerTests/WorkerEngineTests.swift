@@ -1,0 +1,76 @@
+import Control
+import Testing
+import Wire
+import Worker
+
+/// The worker's logic without sockets: assignments, batches, results, bounded checkpoints,
+/// revocations.
+@Suite("Worker engine")
+struct WorkerEngineTests {
+    static func assign(_ partition: Int, epoch: UInt64 = 1) -> Assign {
+        Assign(partition: UInt32(partition), epoch: epoch, nextOffset: 0, state: CheckpointCodec.encode(PartitionState(partition: partition)))
+    }
+
+    /// `count` settings for sensors `base...`, then one reading above the band for each.
+    static func batch(_ partition: Int, sensors count: Int, base: UInt64, epoch: UInt64 = 1) -> Batch {
+        var items: [Item] = []
+        for i in 0..<UInt64(count) { items.append(.setting(sensor: base + i, Setting(unchecked: 20, up: 0.5, down: 0.5))) }
+        for i in 0..<UInt64(count) { items.append(.reading(sensor: base + i, temperature: 30)) }
+        return Batch(partition: UInt32(partition), epoch: epoch, firstOffset: 0, items: items)
+    }
+
+    @Test func processesBatchesAndReportsCommandsByInputOffset() {
+        var engine = WorkerEngine()
+        engine.apply(Work(assigns: [Self.assign(3)], batches: [Self.batch(3, sensors: 2, base: 10)]))
+        let poll = engine.takePoll(worker: "w", incarnation: 1)
+        #expect(poll.results.count == 1)
+        #expect(poll.results[0].nextOffset == 4)
+        #expect(poll.results[0].commands.map(\.inputOffset) == [2, 3])
+        #expect(poll.results[0].commands.allSatisfy { $0.action == .off })
+        // Nothing new: the next poll carries nothing.
+        #expect(engine.takePoll(worker: "w", incarnation: 1).results.isEmpty)
+    }
+
+    @Test func batchForAnotherEpochIsRefusedAndChangesNothing() {
+        var engine = WorkerEngine()
+        engine.apply(Work(assigns: [Self.assign(1, epoch: 5)], batches: [Self.batch(1, sensors: 1, base: 1, epoch: 4)]))
+        #expect(engine.anomalies.count == 1)
+        #expect(engine.takePoll(worker: "w", incarnation: 1).results.isEmpty)
+        #expect(engine.ownedPartitions == [1])
+    }
+
+    @Test func boundedCheckpointRoundsCoverEveryPartitionInTurn() throws {
+        var engine = WorkerEngine()
+        let partitions = [0, 1, 2, 3]
+        engine.apply(Work(assigns: partitions.map { Self.assign($0) },
+                          batches: partitions.map { Self.batch($0, sensors: 100, base: UInt64($0) * 1000) }))
+        _ = engine.takePoll(worker: "w", incarnation: 1)
+        // 250 sensors a round: two partitions of 100 fit, the third would not.
+        var rounds: [[UInt32]] = []
+        var more = true
+        while more {
+            more = engine.checkpointChanged(sensorBudget: 250)
+            rounds.append(engine.takePoll(worker: "w", incarnation: 1).checkpoints.map(\.partition))
+        }
+        #expect(rounds == [[0, 1], [2, 3]])
+        // Each checkpoint restores the state it was taken from.
+        engine.apply(Work(batches: [Batch(partition: 2, epoch: 1, firstOffset: 200, items: [.reading(sensor: 2000, temperature: 10)])]))
+        #expect(engine.checkpointChanged(sensorBudget: 250) == false)
+        let checkpoint = try #require(engine.takePoll(worker: "w", incarnation: 1).checkpoints.first)
+        let state = try CheckpointCodec.decode(checkpoint.state)
+        #expect(state.nextOffset == 201)
+        #expect(state.sensors[2000]?.last == .on)
+        // A budget smaller than any partition still makes progress.
+        #expect(engine.checkpointChanged(sensorBudget: 1) == false)
+    }
+
+    @Test func revocationCheckpointsAndReleases() {
+        var engine = WorkerEngine()
+        engine.apply(Work(assigns: [Self.assign(7, epoch: 2)], batches: [Self.batch(7, sensors: 3, base: 1, epoch: 2)]))
+        engine.apply(Work(revokes: [PartitionEpoch(partition: 7, epoch: 2)]))
+        let poll = engine.takePoll(worker: "w", incarnation: 1)
+        #expect(poll.released == [PartitionEpoch(partition: 7, epoch: 2)])
+        #expect(poll.checkpoints.map(\.nextOffset) == [6])
+        #expect(engine.ownedPartitions.isEmpty)
+    }
+}
