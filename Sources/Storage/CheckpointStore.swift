@@ -39,8 +39,7 @@ public final class CheckpointStore {
     }
 
     func path(_ partition: Int, previous: Bool = false) -> String {
-        let digits = String(partition)
-        return "\(directory)/partition-\(String(repeating: "0", count: max(0, 5 - digits.count)))\(digits).\(previous ? "prev" : "ckpt")"
+        "\(directory)/partition-\(FileSystem.padded(partition, width: 5)).\(previous ? "prev" : "ckpt")"
     }
 
     static func encode(_ checkpoint: StoredCheckpoint) -> [UInt8] {

@@ -45,8 +45,7 @@ public final class CommandLog {
     }
 
     func path(_ first: UInt64) -> String {
-        let digits = String(first)
-        return "\(directory)/\(String(repeating: "0", count: max(0, 20 - digits.count)))\(digits).cmd"
+        "\(directory)/\(FileSystem.padded(first, width: 20)).cmd"
     }
 
     public struct Recovery: Sendable {

@@ -127,6 +127,12 @@ enum FileSystem {
 
     static func exists(_ path: String) -> Bool { access(path, F_OK) == 0 }
 
+    /// `number` in decimal, zero-padded to `width` digits, so that file names sort by number.
+    static func padded(_ number: some BinaryInteger, width: Int) -> String {
+        let digits = String(number)
+        return String(repeating: "0", count: max(0, width - digits.count)) + digits
+    }
+
     static func remove(_ path: String) throws(StorageError) {
         guard unlink(path) == 0 || errno == ENOENT else { throw .posix("remove", path) }
     }

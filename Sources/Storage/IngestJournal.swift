@@ -34,8 +34,7 @@ public final class IngestJournal {
     }
 
     func path(_ number: UInt64) -> String {
-        let digits = String(number)
-        return "\(directory)/\(String(repeating: "0", count: max(0, 20 - digits.count)))\(digits).log"
+        "\(directory)/\(FileSystem.padded(number, width: 20)).log"
     }
 
     /// What recovery found.

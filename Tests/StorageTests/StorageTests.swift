@@ -59,14 +59,17 @@ struct IngestJournalTests {
         #expect(recovery.producers.verdict(producer: "p", seq: 1) == .retry(reply: written[0].reply))
     }
 
+    /// A journal of two 4-item records for partition 0; returns its one segment file.
+    func twoRecordJournal(_ dir: borrowing TemporaryDirectory) throws -> String {
+        let (journal, _) = try IngestJournal.open(directory: dir.path, segmentBytes: 1 << 20) { _ in }
+        try append(journal, [request(partition: 0, first: 0, count: 4)])
+        try append(journal, [request(partition: 0, first: 4, count: 4)])
+        return dir.path + "/" + segmentFiles(dir.path)[0]
+    }
+
     @Test func tornTailIsCutOffAndTheRestKept() throws {
         let dir = TemporaryDirectory()
-        do {
-            let (journal, _) = try IngestJournal.open(directory: dir.path, segmentBytes: 1 << 20) { _ in }
-            try append(journal, [request(partition: 0, first: 0, count: 4)])
-            try append(journal, [request(partition: 0, first: 4, count: 4)])
-        }
-        let file = dir.path + "/" + segmentFiles(dir.path)[0]
+        let file = try twoRecordJournal(dir)
         let size = try FileManager.default.attributesOfItem(atPath: file)[.size] as! Int
         let handle = FileHandle(forWritingAtPath: file)!
         handle.truncateFile(atOffset: UInt64(size - 7))  // a crash in the middle of the last write
@@ -85,12 +88,7 @@ struct IngestJournalTests {
 
     @Test func flippedByteFailsTheChecksum() throws {
         let dir = TemporaryDirectory()
-        do {
-            let (journal, _) = try IngestJournal.open(directory: dir.path, segmentBytes: 1 << 20) { _ in }
-            try append(journal, [request(partition: 0, first: 0, count: 4)])
-            try append(journal, [request(partition: 0, first: 4, count: 4)])
-        }
-        let file = dir.path + "/" + segmentFiles(dir.path)[0]
+        let file = try twoRecordJournal(dir)
         var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: file)))
         bytes[bytes.count - 3] ^= 0xFF
         try Data(bytes).write(to: URL(fileURLWithPath: file))
