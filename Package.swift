@@ -13,6 +13,9 @@ let package = Package(
         .executable(name: "thermoshard", targets: ["thermoshard"]),
         .library(name: "NNG", targets: ["NNG"]),
         .library(name: "Control", targets: ["Control"]),
+        // For the microbenchmarks in Benchmarks/ (a package of their own).
+        .library(name: "Wire", targets: ["Wire"]),
+        .library(name: "Storage", targets: ["Storage"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.0"),

@@ -206,7 +206,8 @@ class Cluster:
         return bool(counts) and max(counts) - min(counts) <= 1
 
     def caught_up(self, status):
-        return all(p["lag"] == 0 for p in status["partitions"])
+        """Every accepted item processed, and every command it caused in the command log."""
+        return all(p["lag"] == 0 for p in status["partitions"]) and status["counters"]["commands_unwritten"] == 0
 
 
 def random_workload(rng, sensors, count, setting_share=0.05, unset_share=0.02):

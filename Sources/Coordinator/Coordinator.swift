@@ -580,6 +580,7 @@ actor Coordinator {
         }
         var counters = counters
         counters.commandLogEnd = writtenCommandEnd
+        counters.commandsUnwritten = commandEnd - writtenCommandEnd
         var report = StatusReport(partitionCount: partitioner.count, workers: workers, partitions: partitions, counters: counters)
         report.pauses = pauses.summary()
         return report

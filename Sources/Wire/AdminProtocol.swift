@@ -220,6 +220,8 @@ public struct Counters: Sendable, Codable, Equatable {
     public var fsyncs: UInt64 = 0
     /// Commands in the durable command log (its end offset).
     public var commandLogEnd: UInt64 = 0
+    /// Commands decided but not yet written to the command log (in the current group commit).
+    public var commandsUnwritten: UInt64 = 0
 
     enum CodingKeys: String, CodingKey {
         case accepted, rejected, processed, commands, fenced, checkpoints
@@ -234,5 +236,6 @@ public struct Counters: Sendable, Codable, Equatable {
         case journalSegmentsRemoved = "journal_segments_removed"
         case fsyncs
         case commandLogEnd = "command_log_end"
+        case commandsUnwritten = "commands_unwritten"
     }
 }
