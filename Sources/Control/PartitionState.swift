@@ -43,7 +43,11 @@ public struct PartitionState: Sendable, Equatable {
             return .step(.settingStored)
         case .reading(let sensor, _):
             // Only sensors that received a setting have state: a reading alone creates none.
-            guard let outcome = sensors[sensor]?.apply(item) else { return .step(.droppedNoSetting) }
+            // Read the entry and write it back only when a command changes it: mutating in
+            // place through the dictionary's accessor cost three allocations per reading.
+            guard var state = sensors[sensor] else { return .step(.droppedNoSetting) }
+            let outcome = state.apply(item)
+            if case .command = outcome { sensors[sensor] = state }
             return .step(outcome)
         }
     }
