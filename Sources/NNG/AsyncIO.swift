@@ -41,9 +41,7 @@ final class AsyncIO: @unchecked Sendable {
         aio = raw!
         completion.aio = raw
         if let timeout {
-            let (seconds, attoseconds) = timeout.components
-            let ms = seconds * 1000 + attoseconds / 1_000_000_000_000_000
-            nng_aio_set_timeout(aio, nng_duration(clamping: max(0, ms)))
+            nng_aio_set_timeout(aio, timeout.nngMilliseconds)
         }
     }
 

@@ -62,8 +62,8 @@ public final class Socket: Sendable {
         try NNGError.check(code)
     }
 
-    /// Receives on the calling thread, waiting as long as it takes (or until the socket's
-    /// receive timeout, or its closing). Blocks: call it only from a thread of your own
+    /// Receives on the calling thread, waiting until a message arrives or the socket closes.
+    /// Blocks: call it only from a thread of your own
     /// (`Thread`), never from Swift's cooperative pool. For a subscriber that must keep up with
     /// a fast feed, it avoids the two thread hand-offs an async receive costs per message.
     public func receiveBlocking() throws(NNGError) -> Message {
@@ -85,9 +85,16 @@ public final class Socket: Sendable {
     public func pipeEvents() -> AsyncStream<PipeEvent> {
         let (stream, continuation) = AsyncStream.makeStream(of: PipeEvent.self, bufferingPolicy: .unbounded)
         let box = PipeNotifier(continuation)
-        notifier.withLock { existing in
+        // Stored under the lock that close() also takes, so that a stream made after (or while)
+        // the socket closes is finished rather than left waiting forever.
+        let closed = notifier.withLock { existing in
             precondition(existing == nil, "pipeEvents() is called once per socket")
             existing = box
+            return isClosed.load(ordering: .acquiring)
+        }
+        if closed {
+            continuation.finish()
+            return stream
         }
         let argument = Unmanaged.passUnretained(box).toOpaque()
         let callback: nng_pipe_cb = { pipe, event, argument in
@@ -96,8 +103,10 @@ public final class Socket: Sendable {
             if event == NNG_PIPE_EV_ADD_POST { box.continuation.yield(.added(Pipe(id: id))) }
             if event == NNG_PIPE_EV_REM_POST { box.continuation.yield(.removed(Pipe(id: id))) }
         }
-        nng_pipe_notify(raw, NNG_PIPE_EV_ADD_POST, callback, argument)
-        nng_pipe_notify(raw, NNG_PIPE_EV_REM_POST, callback, argument)
+        if nng_pipe_notify(raw, NNG_PIPE_EV_ADD_POST, callback, argument) != 0
+            || nng_pipe_notify(raw, NNG_PIPE_EV_REM_POST, callback, argument) != 0 {
+            continuation.finish()
+        }
         return stream
     }
 
@@ -132,7 +141,8 @@ public final class Socket: Sendable {
 
     /// Closes the socket; pending operations end with ``NNGError/closed``. Idempotent.
     public func close() {
-        guard !isClosed.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        let first = notifier.withLock { _ in !isClosed.exchange(true, ordering: .acquiringAndReleasing) }
+        guard first else { return }
         nng_close(raw)
         notifier.withLock { $0?.continuation.finish() }
     }
@@ -185,8 +195,15 @@ public final class Context: Sendable {
 }
 
 extension Duration {
+    /// Whole milliseconds for nng, rounded up (so that a timeout under 1 ms still waits
+    /// instead of becoming nng's 0, "do not wait") and clamped instead of overflowing.
     var nngMilliseconds: nng_duration {
         let (seconds, attoseconds) = components
-        return nng_duration(clamping: max(0, seconds * 1000 + attoseconds / 1_000_000_000_000_000))
+        guard seconds >= 0, attoseconds >= 0 || seconds > 0 else { return 0 }
+        let (whole, overflow) = seconds.multipliedReportingOverflow(by: 1000)
+        guard !overflow else { return nng_duration.max }
+        let fraction = (max(0, attoseconds) + 999_999_999_999_999) / 1_000_000_000_000_000
+        let (total, overflow2) = whole.addingReportingOverflow(fraction)
+        return overflow2 ? nng_duration.max : nng_duration(clamping: total)
     }
 }
