@@ -117,15 +117,9 @@ struct ContextTests {
         try rep.listen(Kit.inprocURL())
         defer { rep.close() }
         let context = try rep.makeContext()
-        let receiving = Signal()
 
-        async let outcome = Kit.error {
-            receiving.raise()
-            _ = try await context.receive(timeout: .seconds(30))
-        }
-        try await receiving.wait()
-        context.close()
-        #expect(await outcome == .closed)
+        let outcome = try await Kit.interrupted({ _ = try await context.receive(timeout: .seconds(30)) }, by: .close { context.close() })
+        #expect(outcome.error == .closed)
         context.close()  // idempotent
         #expect(await Kit.error { _ = try await context.receive(timeout: Kit.patience) } == .closed)
     }
@@ -134,15 +128,9 @@ struct ContextTests {
         let rep = try Socket(.rep)
         try rep.listen(Kit.inprocURL())
         let context = try rep.makeContext()
-        let receiving = Signal()
 
-        async let outcome = Kit.error {
-            receiving.raise()
-            _ = try await context.receive(timeout: .seconds(30))
-        }
-        try await receiving.wait()
-        rep.close()
-        #expect(await outcome == .closed)
+        let outcome = try await Kit.interrupted({ _ = try await context.receive(timeout: .seconds(30)) }, by: .close { rep.close() })
+        #expect(outcome.error == .closed)
     }
 
     @Test func cancellingAPendingContextReceiveEndsItWithCanceled() async throws {
@@ -150,20 +138,10 @@ struct ContextTests {
         try rep.listen(Kit.inprocURL())
         defer { rep.close() }
         let context = try rep.makeContext()
-        let receiving = Signal()
 
-        let receiver = Task {
-            await Kit.error {
-                receiving.raise()
-                _ = try await context.receive(timeout: .seconds(30))
-            }
-        }
-        try await receiving.wait()
-        let clock = ContinuousClock()
-        let start = clock.now
-        receiver.cancel()
-        #expect(await receiver.value == .canceled)
-        #expect(clock.now - start < .seconds(5))
+        let outcome = try await Kit.interrupted({ _ = try await context.receive(timeout: .seconds(30)) }, by: .cancel)
+        #expect(outcome.error == .canceled)
+        #expect(outcome.after < .seconds(5))
     }
 
     @Test func anUnansweredRequestIsResentAtTheContextsResendTime() async throws {

@@ -96,6 +96,36 @@ enum NNGTestKit {
         #expect(event == .removed(pipe), sourceLocation: sourceLocation)
     }
 
+    /// How a test ends a pending operation: by cancelling its task, or by running `close`.
+    enum Interrupt: Sendable {
+        case cancel
+        case close(@Sendable () -> Void)
+    }
+
+    /// Starts `operation` (a send or receive that would wait far longer than the test), waits
+    /// until it is under way, interrupts it, and returns the NNG error it ended with and how
+    /// long after the interruption that took.
+    static func interrupted(
+        _ operation: @escaping @Sendable () async throws -> Void, by interrupt: Interrupt
+    ) async throws -> (error: NNGError?, after: Duration) {
+        let started = Signal()
+        let task = Task {
+            await Self.error {
+                started.raise()
+                try await operation()
+            }
+        }
+        try await started.wait()
+        let clock = ContinuousClock()
+        let start = clock.now
+        switch interrupt {
+        case .cancel: task.cancel()
+        case .close(let close): close()
+        }
+        let ended = await task.value
+        return (ended, clock.now - start)
+    }
+
     /// Runs `body` and returns the NNG error it ended with, or nil if it succeeded. (Closures
     /// passed here throw only NNG errors; anything else is recorded as an issue.)
     static func error(

@@ -127,35 +127,20 @@ struct SocketTests {
     @Test func pendingReceiveEndsWithClosedWhenTheSocketCloses() async throws {
         let pull = try Socket(.pull)
         try pull.listen(Kit.inprocURL())
-        let receiving = Signal()
 
         // The receive's own timeout (30 s) is far beyond the patience of the test: if close did not
         // end it, the outcome would be timedOut, not closed.
-        async let outcome = Kit.error {
-            receiving.raise()
-            _ = try await pull.receive(timeout: .seconds(30))
-        }
-        try await receiving.wait()
-        let clock = ContinuousClock()
-        let start = clock.now
-        pull.close()
-        let error = await outcome
-        #expect(error == .closed)
-        #expect(clock.now - start < .seconds(5), "close ends the receive promptly")
+        let outcome = try await Kit.interrupted({ _ = try await pull.receive(timeout: .seconds(30)) }, by: .close { pull.close() })
+        #expect(outcome.error == .closed)
+        #expect(outcome.after < .seconds(5), "close ends the receive promptly")
     }
 
     @Test func pendingSendEndsWithClosedWhenTheSocketCloses() async throws {
         let push = try Socket(.push)
         try push.listen(Kit.inprocURL())
-        let sending = Signal()
 
-        async let outcome = Kit.error {
-            sending.raise()
-            try await push.send(Kit.utf8("never delivered"), timeout: .seconds(30))
-        }
-        try await sending.wait()
-        push.close()
-        #expect(await outcome == .closed)
+        let outcome = try await Kit.interrupted({ try await push.send(Kit.utf8("never delivered"), timeout: .seconds(30)) }, by: .close { push.close() })
+        #expect(outcome.error == .closed)
     }
 
     @Test func operationsOnAClosedSocketFailWithClosed() async throws {
@@ -173,21 +158,10 @@ struct SocketTests {
         let pull = try Socket(.pull)
         try pull.listen(Kit.inprocURL())
         defer { pull.close() }
-        let receiving = Signal()
 
-        let receiver = Task {
-            await Kit.error {
-                receiving.raise()
-                _ = try await pull.receive(timeout: .seconds(30))
-            }
-        }
-        try await receiving.wait()
-        let clock = ContinuousClock()
-        let start = clock.now
-        receiver.cancel()
-        let error = await receiver.value
-        #expect(error == .canceled)
-        #expect(clock.now - start < .seconds(5), "cancellation ends the receive promptly")
+        let outcome = try await Kit.interrupted({ _ = try await pull.receive(timeout: .seconds(30)) }, by: .cancel)
+        #expect(outcome.error == .canceled)
+        #expect(outcome.after < .seconds(5), "cancellation ends the receive promptly")
 
         // The socket is still usable after a cancelled receive.
         let push = try Socket(.push)
@@ -203,17 +177,9 @@ struct SocketTests {
         let push = try Socket(.push)
         try push.listen(Kit.inprocURL())
         defer { push.close() }
-        let sending = Signal()
 
-        let sender = Task {
-            await Kit.error {
-                sending.raise()
-                try await push.send(Kit.utf8("cancelled"), timeout: .seconds(30))
-            }
-        }
-        try await sending.wait()
-        sender.cancel()
-        #expect(await sender.value == .canceled)
+        let outcome = try await Kit.interrupted({ try await push.send(Kit.utf8("cancelled"), timeout: .seconds(30)) }, by: .cancel)
+        #expect(outcome.error == .canceled)
     }
 
     @Test func receiveInAnAlreadyCancelledTaskEndsWithCanceled() async throws {
