@@ -49,10 +49,6 @@ actor Coordinator {
 
     // Group commit.
     private var pending = DiskBatch()
-    /// Feed messages of the pending batch's commands, published once it is written.
-    private var pendingFeed: [[UInt8]] = []
-    /// Per partition, its head once the pending batch is written.
-    private var pendingDurable: [Int: UInt64] = [:]
     /// The pending batch's number; batches up to `written` are on disk.
     private var batchNumber: UInt64 = 1
     private var written: UInt64 = 0
@@ -156,9 +152,7 @@ actor Coordinator {
             logs[partition].append(item)
         }
         for run in runs {
-            let partition = Int(run.partition)
-            pendingDurable[partition] = logs[partition].head
-            pending.journalEnds[run.partition] = logs[partition].head
+            pending.journalEnds[run.partition] = logs[Int(run.partition)].head
         }
         buffered += request.items.count
         counters.accepted += UInt64(request.items.count)
@@ -191,18 +185,16 @@ actor Coordinator {
         writing = true
         let batch = pending
         let number = batchNumber
-        let feed = pendingFeed
-        let durable = pendingDurable
         pending = DiskBatch()
-        pendingFeed = []
-        pendingDurable = [:]
         batchNumber += 1
         disk.write(batch) { result in
-            Task { await self.batchWritten(number, result, feed: feed, durable: durable, commandEnd: batch.commands.last.map { $0.offset + 1 }) }
+            Task { await self.batchWritten(number, batch, result) }
         }
     }
 
-    private func batchWritten(_ number: UInt64, _ result: Result<DiskWriter.Stats, StorageError>, feed: [[UInt8]], durable: [Int: UInt64], commandEnd end: UInt64?) {
+    /// A batch is on disk: its items may go to workers, its commands to the feed, its requests
+    /// their replies.
+    private func batchWritten(_ number: UInt64, _ batch: DiskBatch, _ result: Result<DiskWriter.Stats, StorageError>) {
         writing = false
         switch result {
         case .success(let stats):
@@ -212,16 +204,22 @@ actor Coordinator {
             if stats.synced { counters.fsyncs += 1 }
             // Wake each owner once (a wake builds the worker's whole reply).
             var owners = Set<WorkerID>()
-            for (partition, head) in durable {
+            for (partition, head) in batch.journalEnds {
+                let partition = Int(partition)
                 logs[partition].durable = max(logs[partition].durable, head)
                 if let owner = table.owner(of: partition) { owners.insert(owner.worker) }
             }
             for worker in owners { wake(worker) }
-            if !feed.isEmpty { feedContinuation.yield(feed) }
+            if !batch.commands.isEmpty {
+                feedContinuation.yield(batch.commands.map {
+                    CommandEvent(sensor: $0.sensor, action: $0.action, partition: Int($0.partition), inputOffset: $0.inputOffset, commandOffset: $0.offset)
+                        .encodeFeedMessage()
+                })
+            }
             for waiter in batchWaiters.removeValue(forKey: number) ?? [] { waiter.resume(returning: nil) }
             if !producerBatch.isEmpty { producerBatch = producerBatch.filter { $0.value > number } }
-            if let end {
-                writtenCommandEnd = end
+            if let last = batch.commands.last {
+                writtenCommandEnd = last.offset + 1
                 for reader in commandReaders { reader.continuation.resume() }
                 commandReaders.removeAll()
             }
@@ -355,8 +353,6 @@ actor Coordinator {
                 let record = CommandRecord(offset: commandEnd, sensor: command.sensor, action: command.action, partition: UInt32(partition), inputOffset: command.inputOffset)
                 commandEnd += 1
                 pending.commands.append(record)
-                let event = CommandEvent(sensor: command.sensor, action: command.action, partition: partition, inputOffset: command.inputOffset, commandOffset: record.offset)
-                pendingFeed.append(event.encodeFeedMessage())
                 counters.commands += 1
             } else {
                 counters.duplicateCommandsSuppressed += 1

@@ -124,20 +124,23 @@ public struct ByteReader: Sendable {
 /// lookups per 8 bytes, over raw memory (about 1-2 GB/s; the journal and command log are
 /// checked at this speed on every start).
 public enum CRC32C {
-    /// `tables[k][b]`: the CRC of byte `b` followed by `k` zero bytes.
-    static let tables: [[UInt32]] = {
-        var tables = [[UInt32]](repeating: [UInt32](repeating: 0, count: 256), count: 8)
+    /// Eight 256-entry tables end to end: entry `256 * k + b` is the CRC of byte `b` followed
+    /// by `k` zero bytes.
+    static let flat: [UInt32] = {
+        var table = [UInt32](repeating: 0, count: 8 * 256)
         for i in 0..<256 {
             var c = UInt32(i)
             for _ in 0..<8 { c = (c & 1) != 0 ? (c >> 1) ^ 0x82F6_3B78 : c >> 1 }
-            tables[0][i] = c
+            table[i] = c
         }
-        for i in 0..<256 {
-            for k in 1..<8 { tables[k][i] = (tables[k - 1][i] >> 8) ^ tables[0][Int(tables[k - 1][i] & 0xFF)] }
+        for k in 1..<8 {
+            for i in 0..<256 {
+                let previous = table[256 * (k - 1) + i]
+                table[256 * k + i] = (previous >> 8) ^ table[Int(previous & 0xFF)]
+            }
         }
-        return tables
+        return table
     }()
-    static let flat: [UInt32] = tables.flatMap { $0 }
 
     public static func checksum(_ bytes: UnsafeRawBufferPointer, seed: UInt32 = 0) -> UInt32 {
         var crc = ~seed
