@@ -209,31 +209,19 @@ private struct JSONReader {
             guard position < bytes.count else { throw fail("expected a value, found the end") }
             var value: JSONValue
             switch bytes[position] {
-            case ASCII.openBrace:
+            case ASCII.openBrace, ASCII.openBracket:
+                let isObject = bytes[position] == ASCII.openBrace
                 guard frames.count < maxDepth else {
                     throw fail("nesting deeper than \(maxDepth) levels", .depthLimit)
                 }
                 position += 1
                 skipWhitespace()
-                if position < bytes.count, bytes[position] == ASCII.closeBrace {
+                if position < bytes.count, bytes[position] == (isObject ? ASCII.closeBrace : ASCII.closeBracket) {
                     position += 1
-                    value = .object([])
+                    value = isObject ? .object([]) : .array([])
                 } else {
-                    frames.append(Frame(isObject: true, valueStart: values.count, nameStart: names.count))
-                    try memberName()
-                    continue
-                }
-            case ASCII.openBracket:
-                guard frames.count < maxDepth else {
-                    throw fail("nesting deeper than \(maxDepth) levels", .depthLimit)
-                }
-                position += 1
-                skipWhitespace()
-                if position < bytes.count, bytes[position] == ASCII.closeBracket {
-                    position += 1
-                    value = .array([])
-                } else {
-                    frames.append(Frame(isObject: false, valueStart: values.count, nameStart: names.count))
+                    frames.append(Frame(isObject: isObject, valueStart: values.count, nameStart: names.count))
+                    if isObject { try memberName() }
                     continue
                 }
             case ASCII.quote:
