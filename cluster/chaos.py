@@ -139,7 +139,8 @@ def run(directory, seed=1, duration=20.0, sensors=2000, workers=3, batch=200, ra
     log(f"chaos: seed {seed}, {sensors} sensors, {workers} workers, {partitions} partitions, {duration:.0f} s, dir {directory}")
     cluster = Cluster(Path(directory), partitions=partitions, heartbeat="600ms", checkpoint="200ms")
     verdict = {"seed": seed}
-    failovers = {"worker SIGKILL": [], "worker SIGSTOP": [], "coordinator SIGKILL": [], "worker SIGTERM": []}
+    kinds = {"kill": "worker SIGKILL", "stop": "worker SIGSTOP", "coordinator": "coordinator SIGKILL", "term": "worker SIGTERM"}
+    failovers = {kind: [] for kind in kinds.values()}
     kills = Counter()
     try:
         cluster.start_coordinator()
@@ -192,7 +193,7 @@ def run(directory, seed=1, duration=20.0, sensors=2000, workers=3, batch=200, ra
                 failovers["worker SIGTERM"].append(wait_serving(cluster, heads, started))
                 add_worker()
             kills[event] += 1
-            log(f"  {event:<11} {victim:<4} -> serving again after {list(failovers.values())[['kill', 'stop', 'coordinator', 'term'].index(event)][-1]:.0f} ms;"
+            log(f"  {event:<11} {victim:<4} -> serving again after {failovers[kinds[event]][-1]:.0f} ms;"
                 f" acknowledged {len(producer.acknowledged)}")
         producer.stopping.set()
         producer.join(timeout=90)
