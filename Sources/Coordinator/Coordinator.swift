@@ -67,6 +67,10 @@ actor Coordinator {
     /// The end of the command log as written to disk.
     private var writtenCommandEnd: UInt64
     private var commandReaders: [CommandReader] = []
+    /// Long polls on the command log held at once; beyond this a read answers at once, so that
+    /// followers never take every admin context and quick calls (status) always get through.
+    static let maximumWaitingReaders = 16
+
     private struct CommandReader {
         let from: UInt64
         let deadline: UInt64
@@ -492,8 +496,9 @@ actor Coordinator {
         }
     }
 
-    /// Stops taking work and answers every held poll.
+    /// Stops taking work and answers every held poll. Idempotent.
     func shutdown() {
+        guard running else { return }
         running = false
         for (_, poll) in parked { poll.continuation.resume(returning: .work(Work())) }
         parked.removeAll()
@@ -503,6 +508,16 @@ actor Coordinator {
     }
 
     var isRunning: Bool { running }
+
+    /// After ``shutdown()``: waits (up to `timeout`) until every group commit decided so far is
+    /// on disk and its requests have their replies.
+    func finishInFlight(timeout: Duration) async {
+        let deadline = clock.now() + timeout.nanoseconds
+        while failure == nil, writing || !pending.isEmpty || !batchWaiters.isEmpty, clock.now() < deadline {
+            flush()
+            try? await Task.sleep(for: .milliseconds(2))
+        }
+    }
 
     // MARK: - Drain
 
@@ -534,7 +549,7 @@ actor Coordinator {
     /// Up to `limit` commands of the durable log from `offset`; waits up to `wait` for one if
     /// there are none yet.
     func readCommands(from offset: UInt64, limit: Int, wait: Duration) async throws(StorageError) -> CommandsReply {
-        if offset >= writtenCommandEnd, wait > .zero, running {
+        if offset >= writtenCommandEnd, wait > .zero, running, commandReaders.count < Self.maximumWaitingReaders {
             let deadline = clock.now() + wait.nanoseconds
             await withCheckedContinuation { commandReaders.append(CommandReader(from: offset, deadline: deadline, continuation: $0)) }
         }

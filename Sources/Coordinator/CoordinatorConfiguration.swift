@@ -30,6 +30,21 @@ public struct CoordinatorConfiguration: Sendable {
     public var segmentBytes = 64 << 20
     /// Commands per command log segment.
     public var commandSegmentRecords: UInt64 = 1 << 20
+    /// Open connections per socket; more are closed as they arrive. Scaled down at start if the
+    /// process may not open that many file descriptors.
+    public var maxConnections = ConnectionCounts(ingest: 1024, publish: 1024, cluster: 256, admin: 128)
+    /// A connection that sends no complete message this long after it opens is closed.
+    public var silentConnectionTimeout: Duration = .seconds(5)
+    /// A connection (ingest, cluster, admin) that sends nothing for this long is closed; nng
+    /// clients reconnect by themselves.
+    public var idleConnectionTimeout: Duration = .seconds(120)
+
+    public struct ConnectionCounts: Sendable {
+        public var ingest, publish, cluster, admin: Int
+        public init(ingest: Int, publish: Int, cluster: Int, admin: Int) {
+            (self.ingest, self.publish, self.cluster, self.admin) = (ingest, publish, cluster, admin)
+        }
+    }
 
     public init(dataDirectory: String) {
         self.dataDirectory = dataDirectory

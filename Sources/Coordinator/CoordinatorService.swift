@@ -22,6 +22,7 @@ public struct CoordinatorService: Service {
     /// Concurrent requests in flight per socket.
     static let ingestContexts = 8
     static let clusterContexts = 128
+    static let adminContexts = 32
 
     public init(configuration: CoordinatorConfiguration, logger: Logger) {
         self.configuration = configuration
@@ -39,27 +40,13 @@ public struct CoordinatorService: Service {
             "items_to_replay": "\(recovered.logs.reduce(0) { $0 + $1.items.count })",
         ])
         let coordinator = Coordinator(configuration: configuration, directory: directory, disk: disk, recovered: recovered, logger: logger)
-
-        let ingest = try Socket(.rep)
-        // nng drops a connection whose message exceeds its limit without a word; keep that for
-        // absurd sizes and answer merely oversized requests with a clear error instead.
-        try ingest.setReceiveMaxSize(configuration.maxRequestBytes * 4)
-        let publish = try Socket(.pub)
-        try publish.setSendBuffer(8192)
-        let cluster = try Socket(.rep)
-        try cluster.setReceiveMaxSize(ClusterProtocol.maximumFrameSize)
-        let pipeEvents = cluster.pipeEvents()
-        let admin = try Socket(.rep)
-        try admin.setReceiveMaxSize(1 << 16)
-        let sockets = [ingest, publish, cluster, admin]
-        defer { for socket in sockets { socket.close() } }
-        for (socket, url, name) in [(ingest, configuration.ingestURL, "ingest"), (publish, configuration.publishURL, "publish"),
-                                    (cluster, configuration.clusterURL, "cluster"), (admin, configuration.adminURL, "admin")] {
-            do {
-                try socket.listen(url)
-            } catch {
-                throw StartupError("cannot listen on \(url) (\(name)): \(error)")
-            }
+        let sockets = try Sockets(configuration, logger: logger)
+        do {
+            try sockets.listen(configuration)
+        } catch {
+            await sockets.close(logger: logger)
+            await disk.close()
+            throw error
         }
         logger.info("coordinator started", metadata: [
             "data": "\(directory.path)", "partitions": "\(directory.partitionCount)",
@@ -67,146 +54,146 @@ public struct CoordinatorService: Service {
             "cluster": "\(configuration.clusterURL)", "admin": "\(configuration.adminURL)",
         ])
 
+        // One shutdown path, taken once, whatever started it (SIGTERM, SIGINT, a storage
+        // failure): the signal handler only tells the coordinator to stop; this task then
+        // stops accepting, lets what is in flight finish, closes the sockets (off the
+        // cooperative pool, one after another), waits for the serving tasks and flushes the disk.
         await withGracefulShutdownHandler {
             await withTaskGroup(of: Void.self) { group in
-                for _ in 0..<Self.ingestContexts {
-                    if let context = try? ingest.makeContext() {
-                        group.addTask { await Self.serveIngest(context, coordinator, limit: configuration.maxRequestBytes) }
+                let ingestLimit = configuration.maxRequestBytes
+                for context in sockets.contexts(sockets.ingest, Self.ingestContexts) {
+                    group.addTask {
+                        await Self.serve(context, sockets.ingestInFlight) { message in
+                            await Self.handleIngest(message.bytes, coordinator, limit: ingestLimit)
+                        }
                     }
                 }
-                for _ in 0..<Self.clusterContexts {
-                    if let context = try? cluster.makeContext() {
-                        group.addTask { await Self.serveCluster(context, coordinator) }
+                for context in sockets.contexts(sockets.cluster, Self.clusterContexts) {
+                    group.addTask {
+                        await Self.serve(context) { message in
+                            let pipe = message.pipe?.id
+                            let reply: ClusterReply
+                            do throws(FrameError) {
+                                let request = try ClusterRequest.decode(message.bytes)
+                                reply = await coordinator.handle(request, pipe: pipe)
+                            } catch {
+                                await coordinator.countMalformed(error)
+                                reply = .refused(reason: error.description)
+                            }
+                            return reply.encode()
+                        }
                     }
                 }
-                if let context = try? admin.makeContext() {
-                    group.addTask { await Self.serveAdmin(context, coordinator) }
+                // Quick calls and long polls share the admin socket: long polls are bounded by
+                // the coordinator (Coordinator.maximumWaitingReaders), so contexts stay free.
+                for context in sockets.contexts(sockets.admin, Self.adminContexts) {
+                    group.addTask {
+                        await Self.serve(context) { message in await Self.handleAdmin(message.bytes, coordinator, sockets) }
+                    }
                 }
                 group.addTask {
                     // PUB never waits (it queues or drops per subscriber), so a group commit's
                     // messages go out in one pass without an await per message.
                     for await messages in coordinator.feed {
-                        for message in messages { try? publish.trySend(message) }
+                        for message in messages { try? sockets.publish.trySend(message) }
                     }
                 }
+                let pipeEvents = sockets.clusterPipeEvents
                 group.addTask {
                     for await event in pipeEvents {
                         if case .removed(let pipe) = event { await coordinator.pipeRemoved(pipe.id) }
                     }
                 }
-                group.addTask {
-                    while await coordinator.isRunning {
-                        await coordinator.tick()
-                        await coordinator.syncTick()
-                        try? await Task.sleep(for: .milliseconds(10))
+
+                var lastSweep = ContinuousClock.now
+                while await coordinator.isRunning {
+                    await coordinator.tick()
+                    await coordinator.syncTick()
+                    if ContinuousClock.now - lastSweep >= .milliseconds(500) {
+                        lastSweep = .now
+                        sockets.closeSilentConnections()
                     }
-                    for socket in sockets { socket.close() }
+                    try? await Task.sleep(for: .milliseconds(10))
                 }
-                await group.next()
+                logger.info("coordinator stopping")
+                // New requests are refused now; let the ones in flight get their replies.
+                await coordinator.finishInFlight(timeout: .seconds(2))
+                let deadline = ContinuousClock.now + .seconds(1)
+                while sockets.ingestInFlight.count > 0, ContinuousClock.now < deadline {
+                    try? await Task.sleep(for: .milliseconds(5))
+                }
+                await sockets.close(logger: logger)
+                // Every serving task ends on the closed sockets; the feed ended with the shutdown.
                 group.cancelAll()
             }
         } onGracefulShutdown: {
-            Task {
-                await coordinator.shutdown()
-                for socket in sockets { socket.close() }
-            }
+            Task { await coordinator.shutdown() }
         }
         // Let queued writes reach the disk before the process ends.
-        disk.close()
+        await disk.close()
         if let failure = await coordinator.failure { throw StartupError("stopped after a storage failure: \(failure)") }
         logger.info("coordinator stopped")
     }
 
-    static func serveIngest(_ context: Context, _ coordinator: Coordinator, limit: Int) async {
+    /// Serves one REP context until its socket closes: receive, answer, repeat. `inFlight`
+    /// counts requests received and not yet answered.
+    static func serve(_ context: Context, _ inFlight: InFlight? = nil, _ handle: (borrowing Message) async -> [UInt8]) async {
         while true {
-            let bytes: [UInt8]
+            let message: Message
             do {
-                bytes = try await context.receive().bytes
+                message = try await context.receive()
             } catch {
                 if error == .closed || error == .canceled { return }
                 continue
             }
-            let reply: [UInt8]
-            if bytes.count > limit {
-                let reason = "request of \(bytes.count) bytes exceeds the limit of \(limit) bytes; split it"
-                await coordinator.countRejectedRequest(reason)
-                reply = IngestReply.refused(reason).encode()
-            } else {
-                switch IngestDecoder.decode(bytes) {
-                case .success(let request):
-                    reply = await coordinator.ingest(request)
-                case .failure(let error):
-                    await coordinator.countRejectedRequest(error.description)
-                    reply = IngestReply.refused(error.description).encode()
-                }
-            }
+            inFlight?.begin()
+            let reply = await handle(message)
             do {
                 try await context.send(reply)
+                inFlight?.end()
             } catch {
+                inFlight?.end()
                 if error == .closed || error == .canceled { return }
             }
         }
     }
 
-    static func serveCluster(_ context: Context, _ coordinator: Coordinator) async {
-        while true {
-            let bytes: [UInt8]
-            let pipe: UInt32?
-            do {
-                let message = try await context.receive()
-                pipe = message.pipe?.id
-                bytes = message.bytes
-            } catch {
-                if error == .closed || error == .canceled { return }
-                continue
-            }
-            let reply: ClusterReply
-            do {
-                reply = await coordinator.handle(try ClusterRequest.decode(bytes), pipe: pipe)
-            } catch {
-                await coordinator.countMalformed(error)
-                reply = .refused(reason: error.description)
-            }
-            do {
-                try await context.send(reply.encode())
-            } catch {
-                if error == .closed || error == .canceled { return }
-            }
+    static func handleIngest(_ bytes: [UInt8], _ coordinator: Coordinator, limit: Int) async -> [UInt8] {
+        if bytes.count > limit {
+            let reason = "request of \(bytes.count) bytes exceeds the limit of \(limit) bytes; split it"
+            await coordinator.countRejectedRequest(reason)
+            return IngestReply.refused(reason).encode()
+        }
+        switch IngestDecoder.decode(bytes) {
+        case .success(let request):
+            return await coordinator.ingest(request)
+        case .failure(let error):
+            await coordinator.countRejectedRequest(error.description)
+            return IngestReply.refused(error.description).encode()
         }
     }
 
-    static func serveAdmin(_ context: Context, _ coordinator: Coordinator) async {
+    static func handleAdmin(_ bytes: [UInt8], _ coordinator: Coordinator, _ sockets: Sockets) async -> [UInt8] {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
-        while true {
-            let bytes: [UInt8]
-            do {
-                bytes = try await context.receive().bytes
-            } catch {
-                if error == .closed || error == .canceled { return }
-                continue
-            }
-            let reply: Data
-            do {
-                let request = try JSONDecoder().decode(AdminRequest.self, from: Data(bytes))
-                reply = try await handleAdmin(request, coordinator, encoder)
-            } catch let error as AdminError {
-                reply = (try? encoder.encode(error)) ?? Data()
-            } catch {
-                reply = (try? encoder.encode(AdminError(error: "bad admin request: \(error)"))) ?? Data()
-            }
-            do {
-                try await context.send([UInt8](reply))
-            } catch {
-                if error == .closed || error == .canceled { return }
-            }
+        let reply: Data
+        do {
+            let request = try JSONDecoder().decode(AdminRequest.self, from: Data(bytes))
+            reply = try await handleAdmin(request, coordinator, sockets, encoder)
+        } catch let error as AdminError {
+            reply = (try? encoder.encode(error)) ?? Data()
+        } catch {
+            reply = (try? encoder.encode(AdminError(error: "bad admin request: \(error)"))) ?? Data()
         }
+        return [UInt8](reply)
     }
 
-    static func handleAdmin(_ request: AdminRequest, _ coordinator: Coordinator, _ encoder: JSONEncoder) async throws -> Data {
+    static func handleAdmin(_ request: AdminRequest, _ coordinator: Coordinator, _ sockets: Sockets, _ encoder: JSONEncoder) async throws -> Data {
         switch request.command {
         case "status":
-            return try encoder.encode(await coordinator.status())
+            var report = await coordinator.status()
+            report.connections = sockets.statusConnections
+            return try encoder.encode(report)
         case "drain":
             guard let worker = request.worker else { throw AdminError(error: "drain needs a worker") }
             return try encoder.encode(AdminOK(ok: try await coordinator.drain(worker, force: request.force ?? false)))

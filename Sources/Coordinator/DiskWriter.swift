@@ -111,8 +111,14 @@ final class DiskWriter: @unchecked Sendable {
         }
     }
 
-    /// Waits for every queued write, then syncs (graceful shutdown).
-    func close() {
-        queue.sync { try? syncLogs() }
+    /// Waits for every queued write, then syncs (graceful shutdown), without blocking the
+    /// cooperative pool.
+    func close() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            queue.async { [self] in
+                try? syncLogs()
+                continuation.resume()
+            }
+        }
     }
 }

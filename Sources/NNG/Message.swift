@@ -78,6 +78,8 @@ public struct Message: ~Copyable, @unchecked Sendable {
         }
     }
 
+    var rawPipe: nng_pipe { nng_msg_get_pipe(pointer) }
+
     /// The pipe a received message came from, or the one a message should go to.
     public var pipe: Pipe? {
         get {

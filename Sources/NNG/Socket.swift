@@ -14,7 +14,8 @@ public final class Socket: Sendable {
 
     let raw: nng_socket
     private let isClosed = Atomic<Bool>(false)
-    private let notifier = Mutex<PipeNotifier?>(nil)
+    private let tracker = ConnectionTracker()
+    private let trackerInstalled: Bool
 
     public init(_ kind: Kind) throws(NNGError) {
         var socket = nng_socket()
@@ -29,6 +30,7 @@ public final class Socket: Sendable {
         }
         try NNGError.check(rv)
         raw = socket
+        trackerInstalled = tracker.install(on: socket)
     }
 
     deinit { close() }
@@ -74,7 +76,9 @@ public final class Socket: Sendable {
 
     public func receive(timeout: Duration? = nil) async throws(NNGError) -> Message {
         let socket = raw
-        return try await receiveMessage(timeout: timeout) { nng_recv_aio(socket, $0) }
+        let message = try await receiveMessage(timeout: timeout) { nng_recv_aio(socket, $0) }
+        heard(message.rawPipe)
+        return message
     }
 
     public func makeContext() throws(NNGError) -> Context {
@@ -82,32 +86,34 @@ public final class Socket: Sendable {
     }
 
     /// Pipe events as a stream. One stream per socket: call it once, before listen or dial.
+    /// A socket that closes (or closed) finishes the stream.
     public func pipeEvents() -> AsyncStream<PipeEvent> {
         let (stream, continuation) = AsyncStream.makeStream(of: PipeEvent.self, bufferingPolicy: .unbounded)
-        let box = PipeNotifier(continuation)
-        // Stored under the lock that close() also takes, so that a stream made after (or while)
-        // the socket closes is finished rather than left waiting forever.
-        let closed = notifier.withLock { existing in
-            precondition(existing == nil, "pipeEvents() is called once per socket")
-            existing = box
-            return isClosed.load(ordering: .acquiring)
-        }
-        if closed {
-            continuation.finish()
-            return stream
-        }
-        let argument = Unmanaged.passUnretained(box).toOpaque()
-        let callback: nng_pipe_cb = { pipe, event, argument in
-            let box = Unmanaged<PipeNotifier>.fromOpaque(argument!).takeUnretainedValue()
-            let id = UInt32(max(0, nng_pipe_id(pipe)))
-            if event == NNG_PIPE_EV_ADD_POST { box.continuation.yield(.added(Pipe(id: id))) }
-            if event == NNG_PIPE_EV_REM_POST { box.continuation.yield(.removed(Pipe(id: id))) }
-        }
-        if nng_pipe_notify(raw, NNG_PIPE_EV_ADD_POST, callback, argument) != 0
-            || nng_pipe_notify(raw, NNG_PIPE_EV_REM_POST, callback, argument) != 0 {
-            continuation.finish()
-        }
+        precondition(tracker.attach(continuation), "pipeEvents() is called once per socket")
+        if !trackerInstalled { continuation.finish() }
         return stream
+    }
+
+    /// Bounds this socket's connections (see ``ConnectionLimits``); call before listen. The
+    /// timeouts are enforced by ``closeSilentConnections()``, which the owner calls now and then.
+    public func limitConnections(_ limits: ConnectionLimits) {
+        tracker.setLimits(limits)
+    }
+
+    /// Closes the connections that broke a timeout of ``limitConnections(_:)``; returns how many.
+    @discardableResult
+    public func closeSilentConnections() -> Int {
+        let due = tracker.silentPipes(now: .now)
+        for id in due { nng_pipe_close(nng_pipe(id: id)) }
+        return due.count
+    }
+
+    /// Connections open now, refused and closed for silence so far.
+    public var connectionStats: ConnectionStats { tracker.stats }
+
+    /// Notes that a message arrived from `pipe` (it is not silent).
+    func heard(_ pipe: nng_pipe) {
+        tracker.heard(UInt32(max(0, nng_pipe_id(pipe))))
     }
 
     // MARK: Options
@@ -140,18 +146,32 @@ public final class Socket: Sendable {
     }
 
     /// Closes the socket; pending operations end with ``NNGError/closed``. Idempotent.
-    public func close() {
-        let first = notifier.withLock { _ in !isClosed.exchange(true, ordering: .acquiringAndReleasing) }
-        guard first else { return }
-        nng_close(raw)
-        notifier.withLock { $0?.continuation.finish() }
+    ///
+    /// Awaits `nng_close` on a thread of its own (``BlockingCalls``), never blocking Swift's
+    /// cooperative pool: nng_close waits for the socket's pending callbacks.
+    public func close() async {
+        guard !isClosed.load(ordering: .acquiring) else { return }
+        await BlockingCalls.run { self.close() }
     }
-}
 
-/// Holds the pipe-event stream's continuation for nng's callback (kept alive by the socket).
-final class PipeNotifier: Sendable {
-    let continuation: AsyncStream<PipeEvent>.Continuation
-    init(_ continuation: AsyncStream<PipeEvent>.Continuation) { self.continuation = continuation }
+    /// Closes `sockets` one after another, in order, off the cooperative pool, waiting at most
+    /// `timeout`; returns false if they did not all close in time.
+    ///
+    /// libnng 1.5.2 can hang in `nng_close` for ever when a REP pipe closes while its receive
+    /// is being restarted (nanomsg/nng#1813, fixed in nng 1.8 by nanomsg/nng#1824); its single
+    /// reaper thread then blocks every later close too. A process that shuts down uses the
+    /// timeout to finish its own work and then leaves with ``NNGProcess/exit(_:)``.
+    public static func close(_ sockets: [Socket], timeout: Duration) async -> Bool {
+        await BlockingCalls.run({ for socket in sockets { socket.close() } }, timeout: timeout)
+    }
+
+    /// Closes the socket on the calling thread, waiting for nng's pending callbacks. Idempotent.
+    /// Blocks: from async code, prefer `await close()`.
+    public func close() {
+        guard !isClosed.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        nng_close(raw)
+        tracker.finish()
+    }
 }
 
 /// An nng context: independent request/reply state on a shared REQ or REP socket, so many
@@ -181,13 +201,28 @@ public final class Context: Sendable {
 
     public func receive(timeout: Duration? = nil) async throws(NNGError) -> Message {
         let context = raw
-        return try await receiveMessage(timeout: timeout) { nng_ctx_recv(context, $0) }
+        let message = try await receiveMessage(timeout: timeout) { nng_ctx_recv(context, $0) }
+        socket.heard(message.rawPipe)
+        return message
     }
 
     public func setRequestResendTime(_ time: Duration) throws(NNGError) {
         try NNGError.check(nng_ctx_set_ms(raw, NNG_OPT_REQ_RESENDTIME, time.nngMilliseconds))
     }
 
+    /// Closes the context off the cooperative pool (see ``Socket/close()-async``). Idempotent.
+    public func close() async {
+        guard !isClosed.load(ordering: .acquiring) else { return }
+        await BlockingCalls.run { self.close() }
+    }
+
+    /// Closes `contexts` off the cooperative pool, waiting at most `timeout` (see
+    /// ``Socket/close(_:timeout:)``); returns false if they did not all close in time.
+    public static func close(_ contexts: [Context], timeout: Duration) async -> Bool {
+        await BlockingCalls.run({ for context in contexts { context.close() } }, timeout: timeout)
+    }
+
+    /// Closes the context on the calling thread (blocks while nng finishes its callbacks).
     public func close() {
         guard !isClosed.exchange(true, ordering: .acquiringAndReleasing) else { return }
         nng_ctx_close(raw)

@@ -1,5 +1,6 @@
 /// The coordinator's data directory (docs/storage.md):
 ///
+///     LOCK                held (flock) by the coordinator using the directory; holds its pid
 ///     cluster.meta        format version and partition count, written once
 ///     journal/            the ingest journal (IngestJournal)
 ///     commands/           the command log (CommandLog)
@@ -8,6 +9,8 @@ public struct DataDirectory: Sendable {
     public static let formatVersion = 2
     public let path: String
     public let partitionCount: Int
+    /// Held while the directory is open: no second coordinator can use it meanwhile.
+    public let lock: DirectoryLock
 
     public var journalPath: String { path + "/journal" }
     public var commandsPath: String { path + "/commands" }
@@ -17,6 +20,7 @@ public struct DataDirectory: Sendable {
         case io(String)
         case partitionMismatch(stored: Int, requested: Int)
         case badMeta(String)
+        case locked(DirectoryLock.Failure)
 
         public var description: String {
             switch self {
@@ -24,6 +28,7 @@ public struct DataDirectory: Sendable {
             case .partitionMismatch(let stored, let requested):
                 "the data directory was created with \(stored) partitions; --partitions \(requested) cannot change that"
             case .badMeta(let message): "cluster.meta: \(message)"
+            case .locked(let failure): failure.description
             }
         }
     }
@@ -35,6 +40,12 @@ public struct DataDirectory: Sendable {
             try FileSystem.createDirectory(path)
         } catch {
             throw .io("cannot create data directory \(path): \(error)")
+        }
+        let lock: DirectoryLock
+        do {
+            lock = try DirectoryLock(directory: path)
+        } catch {
+            throw .locked(error)
         }
         let existing: [UInt8]?
         do {
@@ -55,7 +66,7 @@ public struct DataDirectory: Sendable {
                 throw .badMeta("no valid partition count")
             }
             if let requested, requested != stored { throw .partitionMismatch(stored: stored, requested: requested) }
-            return DataDirectory(path: path, partitionCount: stored)
+            return DataDirectory(path: path, partitionCount: stored, lock: lock)
         }
         let count = requested ?? 64
         do {
@@ -63,6 +74,6 @@ public struct DataDirectory: Sendable {
         } catch {
             throw .io("cannot write \(meta): \(error)")
         }
-        return DataDirectory(path: path, partitionCount: count)
+        return DataDirectory(path: path, partitionCount: count, lock: lock)
     }
 }

@@ -167,13 +167,36 @@ public struct StatusReport: Sendable, Codable, Equatable {
         }
     }
 
+    /// One listening socket's connections.
+    public struct Connections: Sendable, Codable, Equatable {
+        /// Open now, and the most that may be open (more are closed as they arrive).
+        public var open: Int
+        public var limit: Int
+        /// Closed on arrival because `limit` were open.
+        public var refused: UInt64
+        /// Closed because they sent nothing within the silent or idle timeout.
+        public var closedSilent: UInt64
+        enum CodingKeys: String, CodingKey {
+            case open, limit, refused
+            case closedSilent = "closed_silent"
+        }
+        public init(open: Int, limit: Int, refused: UInt64, closedSilent: UInt64) {
+            self.open = open
+            self.limit = limit
+            self.refused = refused
+            self.closedSilent = closedSilent
+        }
+    }
+
     public var partitionCount: Int
     public var workers: [WorkerStatus]
     public var partitions: [PartitionStatus]
     public var counters: Counters
     public var pauses: Pauses?
+    /// Per socket ("ingest", "publish", "cluster", "admin").
+    public var connections: [String: Connections]?
     enum CodingKeys: String, CodingKey {
-        case workers, partitions, counters, pauses
+        case workers, partitions, counters, pauses, connections
         case partitionCount = "partition_count"
     }
     public init(partitionCount: Int, workers: [WorkerStatus], partitions: [PartitionStatus], counters: Counters) {

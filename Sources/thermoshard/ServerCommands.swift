@@ -2,6 +2,7 @@ import ArgumentParser
 import Coordinator
 import Foundation
 import Logging
+import NNG
 import ServiceLifecycle
 import Storage
 import Worker
@@ -129,6 +130,9 @@ func runService(_ service: some Service, logger: Logger) async throws {
         try await group.run()
     } catch {
         logger.critical("\(error)")
+        if NNGProcess.hasUnfinishedClose { NNGProcess.exit(1) }
         throw ExitCode.failure
     }
+    // A close stuck in libnng would also stall its exit-time cleanup: leave without it.
+    if NNGProcess.hasUnfinishedClose { NNGProcess.exit(0) }
 }

@@ -97,7 +97,7 @@ struct ContextTests {
                 }
                 try await requesters.waitForAll()
             }
-            rep.close()
+            await rep.close()
             try await group.waitForAll()
         }
     }
@@ -120,7 +120,7 @@ struct ContextTests {
 
         let outcome = try await Kit.interrupted({ _ = try await context.receive(timeout: .seconds(30)) }, by: .close { context.close() })
         #expect(outcome.error == .closed)
-        context.close()  // idempotent
+        await context.close()  // idempotent
         #expect(await Kit.error { _ = try await context.receive(timeout: Kit.patience) } == .closed)
     }
 

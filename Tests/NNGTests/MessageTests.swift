@@ -90,7 +90,7 @@ struct MessageTests {
         // Repeated failed sends exercise the "take the message back and free it" path; a double
         // free or use after free would crash the test process.
         let closed = try Socket(.push)
-        closed.close()
+        await closed.close()
         for index in 0 ..< 100 {
             let message = try Message([UInt8](repeating: UInt8(truncatingIfNeeded: index), count: 256))
             do {

@@ -31,7 +31,7 @@ struct OptionTests {
         try await first.send([UInt8](repeating: 2, count: 61), timeout: Kit.patience)
         try await Kit.expectRemoved(firstPipe, from: events)
         // (REQ would resend it on every reconnection, to the same end; stop it.)
-        first.close()
+        await first.close()
 
         // The next client's small request is the first message the receiver gets: the
         // oversized one was never delivered.

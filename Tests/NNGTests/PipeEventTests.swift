@@ -22,7 +22,7 @@ struct PipeEventTests {
         let request = try await rep.receive(timeout: Kit.patience)
         #expect(request.pipe == pipe)
 
-        req.close()
+        await req.close()
         try await Kit.expectRemoved(pipe, from: events)
     }
 
@@ -46,9 +46,9 @@ struct PipeEventTests {
         try await first.send(Kit.utf8("from first"), timeout: Kit.patience)
         #expect(try await pull.receive(timeout: Kit.patience).pipe == firstPipe)
 
-        second.close()
+        await second.close()
         try await Kit.expectRemoved(secondPipe, from: events)
-        first.close()
+        await first.close()
         try await Kit.expectRemoved(firstPipe, from: events)
     }
 
@@ -64,7 +64,7 @@ struct PipeEventTests {
         try req.dial(url)
         let firstPipe = try await Kit.nextAdded(events)
 
-        firstServer.close()
+        await firstServer.close()
         try await Kit.expectRemoved(firstPipe, from: events)
 
         // A new listener on the same address: the dialer reconnects by itself.
@@ -92,7 +92,7 @@ struct PipeEventTests {
         try peer.dial(url)
         let pipe = try await Kit.nextAdded(events)
 
-        pair.close()
+        await pair.close()
         try await Kit.expectRemoved(pipe, from: events)
         #expect(try await Kit.nextEvent(events) == nil, "the stream finishes when the socket closes")
     }
@@ -100,7 +100,7 @@ struct PipeEventTests {
     /// A stream asked for after the socket closed finishes at once instead of hanging.
     @Test func pipeEventsOfAnAlreadyClosedSocketFinish() async throws {
         let socket = try Socket(.pair1)
-        socket.close()
+        await socket.close()
         let events = socket.pipeEvents()
         #expect(try await Kit.nextEvent(events, within: .milliseconds(500)) == nil)
     }

@@ -145,8 +145,8 @@ struct SocketTests {
 
     @Test func operationsOnAClosedSocketFailWithClosed() async throws {
         let socket = try Socket(.pair1)
-        socket.close()
-        socket.close()  // idempotent
+        await socket.close()
+        await socket.close()  // idempotent
 
         #expect(await Kit.error { _ = try await socket.receive(timeout: Kit.patience) } == .closed)
         #expect(await Kit.error { try await socket.send(Kit.utf8("x"), timeout: Kit.patience) } == .closed)

@@ -53,7 +53,7 @@ struct SynchronousCallTests {
 
         let outcomes = Self.receiveBlockingOnAThread(pull, started: started)
         try await started.wait()
-        pull.close()
+        await pull.close()
         #expect(try await Self.first(outcomes) == .failure(.closed))
     }
 
