@@ -280,8 +280,18 @@ actor Coordinator {
             counters.malformedFrames += 1
             return .refused(reason: "worker id must be 1-128 printable ASCII characters without spaces")
         }
-        let (incarnation, replaced) = membership.join(name, now: now)
-        if let replaced { depart(replaced) }
+        let incarnation: UInt64
+        switch membership.join(name, connection: pipe, now: now) {
+        case .nameInUse(let incumbent, let silent):
+            // Never throw a live worker out for a newcomer that took its name: refuse the newcomer.
+            counters.hellosRefused += 1
+            let timeout = membership.heartbeatTimeout / 1_000_000
+            limiter.warning(logger, "name-in-use", "refused hello as \(name): name in use by incarnation \(incumbent.incarnation), heard \(silent / 1_000_000) ms ago")
+            return .nameInUse("worker '\(name)' is registered on another connection (incarnation \(incumbent.incarnation), heard \(silent / 1_000_000) ms ago); the name is free once that connection closes or it is silent for \(timeout) ms: say hello again later")
+        case .joined(let joined, let replaced):
+            incarnation = joined
+            if let replaced { depart(replaced) }
+        }
         if let pipe { pipes[pipe] = (name, incarnation) }
         logger.info("worker joined", metadata: ["worker": "\(name)", "incarnation": "\(incarnation)"])
         rebalance()

@@ -209,6 +209,8 @@ public struct Counters: Sendable, Codable, Equatable {
     public var checkpoints: UInt64 = 0
     /// Workers declared dead (lost connection or heartbeat timeout).
     public var workersLost: UInt64 = 0
+    /// Hellos refused because a live worker holds the name on another connection.
+    public var hellosRefused: UInt64 = 0
     /// Partition ownership changes.
     public var partitionMoves: UInt64 = 0
     /// Retries of an idempotent producer's request, answered with the first reply.
@@ -230,6 +232,7 @@ public struct Counters: Sendable, Codable, Equatable {
         case droppedNoSetting = "dropped_no_setting"
         case malformedFrames = "malformed_frames"
         case workersLost = "workers_lost"
+        case hellosRefused = "hellos_refused"
         case partitionMoves = "partition_moves"
         case duplicateRequests = "duplicate_requests"
         case journalSegments = "journal_segments"

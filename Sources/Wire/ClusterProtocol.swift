@@ -174,6 +174,25 @@ public enum ClusterReply: Sendable, Hashable {
     case refused(reason: String)
 }
 
+extension ClusterReply {
+    /// How the reason of a `refused` reply to a hello starts when a live worker holds the name
+    /// on another connection. Unlike other refusals it is not final: the name is free once that
+    /// worker's connection closes or its heartbeat times out, so the newcomer says hello again
+    /// after a pause (a restarted worker whose old process is not yet declared dead).
+    public static let nameInUsePrefix = "name in use"
+
+    /// A refusal of a hello because a live worker holds the name; `detail` says which.
+    public static func nameInUse(_ detail: String) -> ClusterReply {
+        .refused(reason: "\(nameInUsePrefix): \(detail)")
+    }
+
+    /// Whether this refuses a hello because the name is in use (retry later, see
+    /// ``nameInUsePrefix``) rather than for good.
+    public var isNameInUse: Bool {
+        if case .refused(let reason) = self { reason.hasPrefix(Self.nameInUsePrefix) } else { false }
+    }
+}
+
 /// Why a cluster frame was not accepted; `unsupportedVersion` gets its own reason for the peer.
 public enum FrameError: Error, Sendable, Hashable, CustomStringConvertible {
     case notAClusterFrame
