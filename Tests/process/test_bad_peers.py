@@ -233,6 +233,103 @@ def poll_until(fake, predicate, what, timeout=30):
     raise AssertionError(f"timed out waiting until {what}")
 
 
+# --- item A: checkpoints that are not what they claim, restores that fail --------------------
+
+def test_bad_checkpoints_are_refused_counted_and_the_previous_one_kept(cluster):
+    # The fake polls only between the test's steps: a long heartbeat keeps it a member.
+    cluster.partitions, cluster.heartbeat = 4, "5s"
+    cluster.start_coordinator()
+    fake = FakeWorker(cluster, "fake")
+    assert fake.hello()[0] == "welcome"
+    poll_until(fake, lambda f: len(f.owned) == 4, "the fake worker owns every partition")
+    rng = random.Random(11)
+    items = random_workload(rng, sensors=60, count=1500)
+    half = len(items) // 2
+    cluster.send_all(items[:half])
+    poll_until(fake, lambda f: sum(p["next"] for p in f.owned.values()) >= half, "the fake processed the first half")
+    cluster.wait(cluster.caught_up, what="the fake's results are in")
+    # A good checkpoint of every partition: stored.
+    fake.poll(checkpoints=[fake.checkpoint(p) for p in range(4)])
+    status = cluster.wait(lambda s: all(p["checkpoint"] == p["head"] for p in s["partitions"]), what="checkpoints stored")
+    good = {p["id"]: p["checkpoint"] for p in status["partitions"]}
+
+    # More items, processed and reported, then checkpoints that lie.
+    cluster.send_all(items[half:half + 300])
+    poll_until(fake, lambda f: sum(p["next"] for p in f.owned.values()) >= half + 300, "the fake processed more")
+    cluster.wait(cluster.caught_up, what="the fake's results are in")
+    target = max(range(4), key=lambda p: len(fake.owned[p]["sensors"]))
+    part = fake.owned[target]
+    epoch, offset = part["epoch"], part["next"]
+    assert offset > good[target]
+    honest = encode_state(target, offset, part["sensors"])
+    foreign = next(s for s in range(10**6) if partition_of(s, 4) != target)
+    known = next(iter(part["sensors"]))
+    lies = [
+        bytes(rng.randrange(256) for _ in range(200)),                                      # garbage
+        honest[:-5] + bytes([honest[-5] ^ 0xFF]) + honest[-4:],                              # bit flip (checksum)
+        encode_state((target + 1) % 4, offset, part["sensors"]),                            # another partition's
+        encode_state(target, offset - 1, part["sensors"]),                                  # another offset
+        encode_state(target, offset, {**part["sensors"], foreign: ((20.0, 1.0, 1.0), None)}),  # a foreign sensor
+        encode_state(target, offset, {**part["sensors"], known: ((float("nan"), 1.0, 1.0), None)}),  # a NaN setting
+    ]
+    for lie in lies:
+        fake.poll(checkpoints=[(target, epoch, offset, lie)])
+    status = cluster.status()
+    entry = status["partitions"][target]
+    assert entry["checkpoint"] == good[target], "a bad checkpoint replaced the previous one"
+    assert entry["owner"] == "fake" and entry["state"] == "owned"
+    assert status["counters"]["checkpoints"] == 4
+    assert status["counters"]["bad_checkpoints"] == len(lies), status["counters"]
+    assert "checkpoint" in cluster.log("coordinator")
+
+    # The fake disappears; a real worker takes over from the kept checkpoints, replays the rest
+    # and the command log is exactly one failure-free controller's.
+    fake.close()
+    cluster.wait(lambda s: s["workers"] == [], what="the fake is gone")
+    cluster.start_worker("w1")
+    cluster.wait(lambda s: cluster.balanced(s, ["w1"]), what="w1 owns every partition")
+    cluster.send_all(items[half + 300:])
+    cluster.wait(cluster.caught_up, what="everything is processed")
+    assert dict(commands_by_sensor(cluster.commands())) == dict(reference_commands(items))
+    assert "cannot restore" not in cluster.log("w1")
+
+
+def test_a_partition_that_cannot_be_restored_moves_to_another_worker(cluster):
+    cluster.partitions, cluster.heartbeat = 8, "5s"
+    cluster.start_coordinator()
+    cluster.start_workers(1)
+    rng = random.Random(12)
+    items = random_workload(rng, sensors=80, count=2000)
+    cluster.send_all(items[:1000])
+    cluster.wait(cluster.caught_up, what="w1 processed the first half")
+    before = counters(cluster)
+    fake = FakeWorker(cluster, "fake")
+    assert fake.hello()[0] == "welcome"
+    # Report every assignment as impossible to restore: each goes back to w1 and never to the
+    # fake again (it is one incarnation that could not restore it).
+    refused = set()
+    deadline = time.monotonic() + 30
+    quiet_polls = 0
+    while time.monotonic() < deadline and quiet_polls < 20:
+        work = fake.poll(unrestored=[(p, e, "test: cannot decode") for p, e in fake.assigned if (p, e) not in refused])
+        refused.update(fake.assigned)
+        fake.assigned = []
+        fake.step(work)
+        quiet_polls = quiet_polls + 1 if not work["assigns"] else 0
+    assert refused, "the fake was never given a partition"
+    partitions = [p for p, _ in refused]
+    assert len(partitions) == len(set(partitions)), f"a partition was given again to the worker that could not restore it: {sorted(refused)}"
+    status = cluster.wait(lambda s: all(p["owner"] == "w1" and p["state"] == "owned" for p in s["partitions"]), what="w1 owns everything")
+    assert status["counters"]["restore_failures"] - before.get("restore_failures", 0) == len(refused)
+    assert [w["partitions"] for w in status["workers"] if w["id"] == "fake"] == [[]]
+    cluster.send_all(items[1000:])
+    cluster.wait(cluster.caught_up, what="everything is processed")
+    assert dict(commands_by_sensor(cluster.commands())) == dict(reference_commands(items))
+    # Lines about the failures stay few (rate limited), however many polls the fake made.
+    assert cluster.log("coordinator").count("could not restore") <= len(refused) + 2
+    fake.close()
+
+
 # --- item B: a hello under a live worker's name ----------------------------------------------
 
 def refused_reason(reply):
