@@ -434,7 +434,9 @@ actor Coordinator {
         counters.restoreFailures += 1
         if pausedSince[partition] == nil { pausedSince[partition] = now }
         pendingAssigns[worker]?.removeAll { $0.partition == failure.partition }
-        limiter.warning(logger, "restore-failed", "\(worker) could not restore partition \(partition) (epoch \(failure.epoch)): \(failure.reason); it goes to another worker, if any can take it")
+        // The reason is the peer's text: at most 200 printable characters of it go to the log.
+        let reason = String(String.UnicodeScalarView(failure.reason.unicodeScalars.prefix(200).map { (32..<127).contains($0.value) ? $0 : "?" }))
+        limiter.warning(logger, "restore-failed", "\(worker) could not restore partition \(partition) (epoch \(failure.epoch)): \(reason); it goes to another worker, if any can take it")
         return true
     }
 

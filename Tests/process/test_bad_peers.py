@@ -261,19 +261,25 @@ def test_bad_checkpoints_are_refused_counted_and_the_previous_one_kept(cluster):
     part = fake.owned[target]
     epoch, offset = part["epoch"], part["next"]
     assert offset > good[target]
+    # Items the fake receives but does not report: a checkpoint past them would drop their commands.
+    cluster.send_all(items[half + 300:half + 340])
+    unreported = cluster.status()["partitions"][target]["head"]
+    assert unreported > offset
     honest = encode_state(target, offset, part["sensors"])
     foreign = next(s for s in range(10**6) if partition_of(s, 4) != target)
     known = next(iter(part["sensors"]))
-    lies = [
-        bytes(rng.randrange(256) for _ in range(200)),                                      # garbage
-        honest[:-5] + bytes([honest[-5] ^ 0xFF]) + honest[-4:],                              # bit flip (checksum)
-        encode_state((target + 1) % 4, offset, part["sensors"]),                            # another partition's
-        encode_state(target, offset - 1, part["sensors"]),                                  # another offset
-        encode_state(target, offset, {**part["sensors"], foreign: ((20.0, 1.0, 1.0), None)}),  # a foreign sensor
-        encode_state(target, offset, {**part["sensors"], known: ((float("nan"), 1.0, 1.0), None)}),  # a NaN setting
+    lies = [  # (offset claimed, state)
+        (offset, bytes(rng.randrange(256) for _ in range(200))),                                    # garbage
+        (offset, honest[:-5] + bytes([honest[-5] ^ 0xFF]) + honest[-4:]),                            # bit flip (checksum)
+        (offset, encode_state((target + 1) % 4, offset, part["sensors"])),                          # another partition's
+        (offset, encode_state(target, offset - 1, part["sensors"])),                                # another offset
+        (offset, encode_state(target, offset, {**part["sensors"], foreign: ((20.0, 1.0, 1.0), None)})),  # a foreign sensor
+        (offset, encode_state(target, offset, {**part["sensors"], known: ((float("nan"), 1.0, 1.0), None)})),  # a NaN setting
+        (good[target] - 1, encode_state(target, good[target] - 1, part["sensors"])),                # before the stored one
+        (unreported, encode_state(target, unreported, part["sensors"])),                           # beyond the results
     ]
-    for lie in lies:
-        fake.poll(checkpoints=[(target, epoch, offset, lie)])
+    for claimed, lie in lies:
+        fake.poll(checkpoints=[(target, epoch, claimed, lie)])
     status = cluster.status()
     entry = status["partitions"][target]
     assert entry["checkpoint"] == good[target], "a bad checkpoint replaced the previous one"
@@ -288,7 +294,7 @@ def test_bad_checkpoints_are_refused_counted_and_the_previous_one_kept(cluster):
     cluster.wait(lambda s: s["workers"] == [], what="the fake is gone")
     cluster.start_worker("w1")
     cluster.wait(lambda s: cluster.balanced(s, ["w1"]), what="w1 owns every partition")
-    cluster.send_all(items[half + 300:])
+    cluster.send_all(items[half + 340:])
     cluster.wait(cluster.caught_up, what="everything is processed")
     assert dict(commands_by_sensor(cluster.commands())) == dict(reference_commands(items))
     assert "cannot restore" not in cluster.log("w1")
