@@ -28,31 +28,43 @@ public enum Assignment {
     /// - Parameter frozen: partitions in transit (being released by an owner that will not keep
     ///   them). They are neither held nor filled: their targets come out nil, and the slots they
     ///   will fill stay open as deficits for the next plan.
-    public static func plan(current: [WorkerID?], workers: [WorkerID], frozen: Set<Int> = []) -> [WorkerID?] {
+    /// - Parameter excluded: per partition, workers that must not get it (they could not restore
+    ///   it). Such a partition goes to another worker, over its quota if need be, rather than to
+    ///   none; and a worker over its quota keeps those partitions before others. A partition that
+    ///   no worker may take comes out nil.
+    public static func plan(current: [WorkerID?], workers: [WorkerID], frozen: Set<Int> = [], excluded: [Int: Set<WorkerID>] = [:]) -> [WorkerID?] {
         let live = Set(workers)
         guard !live.isEmpty else { return Array(repeating: nil, count: current.count) }
+        func allowed(_ worker: WorkerID, _ partition: Int) -> Bool { excluded[partition]?.contains(worker) != true }
+        /// Whether some live worker must not take the partition.
+        func restricted(_ partition: Int) -> Bool { excluded[partition].map { !$0.isDisjoint(with: live) } ?? false }
         var target: [WorkerID?] = current.enumerated().map { partition, owner in
-            frozen.contains(partition) ? nil : owner.flatMap { live.contains($0) ? $0 : nil }
+            frozen.contains(partition) ? nil : owner.flatMap { live.contains($0) && allowed($0, partition) ? $0 : nil }
         }
         var holding: [WorkerID: [Int]] = [:]
         for (partition, owner) in target.enumerated() {
             if let owner { holding[owner, default: []].append(partition) }
         }
         let quotas = quotas(partitionCount: current.count, workers: Array(live), holding: holding.mapValues(\.count))
-        // Shed the excess: the highest-numbered partitions of a worker over its quota.
+        // Shed the excess: the highest-numbered partitions of a worker over its quota, those that
+        // every worker may take first.
         for (worker, partitions) in holding {
             let excess = partitions.count - quotas[worker, default: 0]
             if excess > 0 {
-                for partition in partitions.suffix(excess) { target[partition] = nil }
-                holding[worker] = Array(partitions.dropLast(excess))
+                let order = partitions.filter(restricted) + partitions.filter { !restricted($0) }
+                for partition in order.suffix(excess) { target[partition] = nil }
+                holding[worker] = Array(order.dropLast(excess))
             }
         }
-        // Fill the gaps: each free partition goes to the worker furthest below its quota.
+        // Fill the gaps: each free partition goes to the worker furthest below its quota that may
+        // take it; partitions with fewer candidates choose first.
         var deficits = live.sorted().map { ($0, quotas[$0, default: 0] - holding[$0, default: []].count) }
-        for partition in target.indices where target[partition] == nil && !frozen.contains(partition) {
-            guard let index = deficits.indices.max(by: { deficits[$0].1 < deficits[$1].1 || (deficits[$0].1 == deficits[$1].1 && $0 > $1) }),
-                  deficits[index].1 > 0
-            else { break }
+        let free = target.indices.filter { target[$0] == nil && !frozen.contains($0) }
+        for partition in free.filter(restricted) + free.filter({ !restricted($0) }) {
+            let candidates = deficits.indices.filter { allowed(deficits[$0].0, partition) }
+            guard let index = candidates.max(by: { deficits[$0].1 < deficits[$1].1 || (deficits[$0].1 == deficits[$1].1 && $0 > $1) }),
+                  deficits[index].1 > 0 || restricted(partition)
+            else { continue }
             target[partition] = deficits[index].0
             deficits[index].1 -= 1
         }

@@ -8,14 +8,30 @@ public typealias Nanoseconds = UInt64
 /// Which workers are members, and which of them are alive, leaving or dead.
 ///
 /// A pure state machine in the style of SWIM's `Instance`: every input returns what the shell
-/// must do. A member is one *incarnation* of a worker: when a worker with the same name
-/// registers again (it restarted before its death was noticed), the old incarnation is dead.
+/// must do. A member is one *incarnation* of a worker. A name belongs to one live member: a
+/// hello under a name that a live member holds on another connection is refused (a
+/// misconfigured or hostile peer must not throw the member out), and is accepted once that
+/// member is gone (its connection closed, or it was silent past the heartbeat timeout) or when
+/// it comes on the member's own connection (the same process registering again).
 public struct Membership: Sendable {
     public struct Member: Sendable, Hashable {
         public let id: WorkerID
         public let incarnation: UInt64
         public var lastHeard: Nanoseconds
         public var leaving: Bool
+        /// The connection (nng pipe) it registered on; nil when the shell does not know it.
+        public let connection: UInt32?
+    }
+
+    /// What to do with a hello.
+    public enum JoinDecision: Sendable, Hashable {
+        /// Registered as `incarnation`. `replaced` is the name's earlier incarnation, gone now:
+        /// the same connection registered again, or it had been silent past the timeout.
+        case joined(incarnation: UInt64, replaced: Departure?)
+        /// A live member holds the name on another connection, heard `silentFor` ago: refuse
+        /// the newcomer and leave the member alone. The newcomer may retry; the name is free
+        /// once the member's connection closes or it is silent past the heartbeat timeout.
+        case nameInUse(by: Member, silentFor: Nanoseconds)
     }
 
     public enum DeathCause: Sendable, Hashable, CustomStringConvertible {
@@ -52,14 +68,24 @@ public struct Membership: Sendable {
         self.nextIncarnation = max(1, firstIncarnation)
     }
 
-    /// A worker registers. Returns its new incarnation, and the earlier incarnation of the same
-    /// name if one was still a member (it is gone now).
-    public mutating func join(_ id: WorkerID, now: Nanoseconds) -> (incarnation: UInt64, replaced: Departure?) {
-        let replaced = members[id].map { Departure(member: $0, cause: .replacedByNewIncarnation) }
+    /// A worker says hello on `connection`. It joins as a new incarnation unless the name is
+    /// held by a live member on another connection (see ``JoinDecision``).
+    public mutating func join(_ id: WorkerID, connection: UInt32?, now: Nanoseconds) -> JoinDecision {
+        var replaced: Departure?
+        if let incumbent = members[id] {
+            let silent = now > incumbent.lastHeard ? now - incumbent.lastHeard : 0
+            if let connection, incumbent.connection == connection {
+                replaced = Departure(member: incumbent, cause: .replacedByNewIncarnation)
+            } else if silent > heartbeatTimeout {
+                replaced = Departure(member: incumbent, cause: .heartbeatTimeout(silentFor: silent))
+            } else {
+                return .nameInUse(by: incumbent, silentFor: silent)
+            }
+        }
         let incarnation = nextIncarnation
         nextIncarnation += 1
-        members[id] = Member(id: id, incarnation: incarnation, lastHeard: now, leaving: false)
-        return (incarnation, replaced)
+        members[id] = Member(id: id, incarnation: incarnation, lastHeard: now, leaving: false, connection: connection)
+        return .joined(incarnation: incarnation, replaced: replaced)
     }
 
     /// Whether `(id, incarnation)` is a current member; if so, it was heard from now.

@@ -33,6 +33,10 @@ public struct PartitionTable: Sendable, Equatable {
     }
 
     public private(set) var entries: [Entry]
+    /// Per partition, the workers that could not restore it: it is not given to them again
+    /// (until they register anew, see ``forgetRestoreFailures(of:)``), so a state that one
+    /// worker cannot read does not go back and forth between it and the coordinator.
+    public private(set) var restoreFailures: [Int: Set<WorkerID>] = [:]
 
     /// - Parameter startEpoch: the epoch of the first assignment minus one. A coordinator that
     ///   restarts must pass a value above every epoch it handed out before.
@@ -72,7 +76,7 @@ public struct PartitionTable: Sendable, Equatable {
             }
         }
         let frozen = Set(entries.indices.filter { if case .releasing = entries[$0].phase { true } else { false } })
-        let target = Assignment.plan(current: entries.map(\.holder), workers: active, frozen: frozen)
+        let target = Assignment.plan(current: entries.map(\.holder), workers: active, frozen: frozen, excluded: restoreFailures)
         for partition in entries.indices where !frozen.contains(partition) {
             switch (entries[partition].phase, target[partition]) {
             case (.owned(let worker), let next) where next != worker:
@@ -97,10 +101,28 @@ public struct PartitionTable: Sendable, Equatable {
         return true
     }
 
+    /// The holder could not restore the partition it was assigned under `epoch` (the state it
+    /// was given does not decode here): the partition is free at once, and is not given to
+    /// this worker again. Returns false for a stale or unknown report, which changes nothing.
+    public mutating func restoreFailed(_ partition: Int, by worker: WorkerID, epoch: UInt64) -> Bool {
+        guard accepts(partition: partition, worker: worker, epoch: epoch) else { return false }
+        entries[partition].phase = .unassigned
+        restoreFailures[partition, default: []].insert(worker)
+        return true
+    }
+
+    /// A worker registers anew (perhaps a fixed build): it may try every partition again.
+    public mutating func forgetRestoreFailures(of worker: WorkerID) {
+        for (partition, workers) in restoreFailures where workers.contains(worker) {
+            restoreFailures[partition] = workers.count == 1 ? nil : workers.subtracting([worker])
+        }
+    }
+
     /// A worker is gone: every partition it held is free at once. Returns them.
     public mutating func drop(_ worker: WorkerID) -> [Int] {
         let held = partitions(heldBy: worker)
         for partition in held { entries[partition].phase = .unassigned }
+        forgetRestoreFailures(of: worker)
         return held
     }
 }

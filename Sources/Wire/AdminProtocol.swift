@@ -230,8 +230,15 @@ public struct Counters: Sendable, Codable, Equatable {
     public var malformedFrames: UInt64 = 0
     /// Checkpoints stored.
     public var checkpoints: UInt64 = 0
+    /// Checkpoints refused: not intact, not of the partition or offset they claim, with sensors
+    /// of other partitions or invalid settings (the previous checkpoint is kept).
+    public var badCheckpoints: UInt64 = 0
+    /// Assignments a worker reported it could not restore (the partition went to another worker).
+    public var restoreFailures: UInt64 = 0
     /// Workers declared dead (lost connection or heartbeat timeout).
     public var workersLost: UInt64 = 0
+    /// Hellos refused because a live worker holds the name on another connection.
+    public var hellosRefused: UInt64 = 0
     /// Partition ownership changes.
     public var partitionMoves: UInt64 = 0
     /// Retries of an idempotent producer's request, answered with the first reply.
@@ -253,6 +260,9 @@ public struct Counters: Sendable, Codable, Equatable {
         case droppedNoSetting = "dropped_no_setting"
         case malformedFrames = "malformed_frames"
         case workersLost = "workers_lost"
+        case hellosRefused = "hellos_refused"
+        case badCheckpoints = "bad_checkpoints"
+        case restoreFailures = "restore_failures"
         case partitionMoves = "partition_moves"
         case duplicateRequests = "duplicate_requests"
         case journalSegments = "journal_segments"

@@ -20,8 +20,16 @@ public import Control
 ///
 /// Frames: magic `0xFE 'T' 'C'`, protocol version (u8), message kind (u8), then the body;
 /// little-endian throughout. See docs/protocol.md.
+///
+/// Versions: a frame is written in the oldest version that can carry it, so that a peer of an
+/// older version understands everything it can. Version 2 adds one thing, the partitions a
+/// worker could not restore at the end of a poll; a poll that reports none, and every other
+/// frame, is written as version 1. Both versions are read.
 public enum ClusterProtocol {
-    public static let version: UInt8 = 1
+    /// The newest version this build reads and writes.
+    public static let version: UInt8 = 2
+    /// The oldest version this build reads.
+    public static let oldestVersion: UInt8 = 1
     static let magic: [UInt8] = [0xFE, 0x54, 0x43]
     /// The largest cluster frame accepted (checkpoints of big partitions travel in polls).
     public static let maximumFrameSize = 512 << 20
@@ -100,6 +108,20 @@ public struct PartitionEpoch: Sendable, Hashable {
     }
 }
 
+/// An assignment the worker could not carry out: the state it came with does not restore
+/// (it does not decode, or is of another partition or offset). The worker does not hold the
+/// partition; the coordinator gives it to another worker.
+public struct Unrestored: Sendable, Hashable {
+    public var partition: UInt32
+    public var epoch: UInt64
+    public var reason: String
+    public init(partition: UInt32, epoch: UInt64, reason: String) {
+        self.partition = partition
+        self.epoch = epoch
+        self.reason = reason
+    }
+}
+
 public struct Poll: Sendable, Hashable {
     public var worker: String
     public var incarnation: UInt64
@@ -107,12 +129,15 @@ public struct Poll: Sendable, Hashable {
     public var checkpoints: [Checkpoint]
     /// Partitions let go after a revocation (their final checkpoint is in `checkpoints`).
     public var released: [PartitionEpoch]
-    public init(worker: String, incarnation: UInt64, results: [PartitionResult] = [], checkpoints: [Checkpoint] = [], released: [PartitionEpoch] = []) {
+    /// Assignments the worker could not restore (protocol version 2; a version-1 poll has none).
+    public var unrestored: [Unrestored]
+    public init(worker: String, incarnation: UInt64, results: [PartitionResult] = [], checkpoints: [Checkpoint] = [], released: [PartitionEpoch] = [], unrestored: [Unrestored] = []) {
         self.worker = worker
         self.incarnation = incarnation
         self.results = results
         self.checkpoints = checkpoints
         self.released = released
+        self.unrestored = unrestored
     }
 }
 
@@ -174,6 +199,25 @@ public enum ClusterReply: Sendable, Hashable {
     case refused(reason: String)
 }
 
+extension ClusterReply {
+    /// How the reason of a `refused` reply to a hello starts when a live worker holds the name
+    /// on another connection. Unlike other refusals it is not final: the name is free once that
+    /// worker's connection closes or its heartbeat times out, so the newcomer says hello again
+    /// after a pause (a restarted worker whose old process is not yet declared dead).
+    public static let nameInUsePrefix = "name in use"
+
+    /// A refusal of a hello because a live worker holds the name; `detail` says which.
+    public static func nameInUse(_ detail: String) -> ClusterReply {
+        .refused(reason: "\(nameInUsePrefix): \(detail)")
+    }
+
+    /// Whether this refuses a hello because the name is in use (retry later, see
+    /// ``nameInUsePrefix``) rather than for good.
+    public var isNameInUse: Bool {
+        if case .refused(let reason) = self { reason.hasPrefix(Self.nameInUsePrefix) } else { false }
+    }
+}
+
 /// Why a cluster frame was not accepted; `unsupportedVersion` gets its own reason for the peer.
 public enum FrameError: Error, Sendable, Hashable, CustomStringConvertible {
     case notAClusterFrame
@@ -185,7 +229,7 @@ public enum FrameError: Error, Sendable, Hashable, CustomStringConvertible {
         switch self {
         case .notAClusterFrame: "not a thermoshard cluster frame (bad magic)"
         case .unsupportedVersion(let v):
-            "unsupported cluster protocol version \(v) (this build speaks \(ClusterProtocol.version))"
+            "unsupported cluster protocol version \(v) (this build speaks \(ClusterProtocol.oldestVersion) to \(ClusterProtocol.version))"
         case .unknownKind(let k): "unknown cluster message kind \(k)"
         case .malformed(let why): "malformed cluster frame: \(why)"
         }
@@ -207,7 +251,7 @@ extension ClusterRequest {
             w.header(.hello)
             w.write(string: hello.worker)
         case .poll(let poll):
-            w.header(.poll)
+            w.header(.poll, version: poll.unrestored.isEmpty ? 1 : 2)
             w.write(string: poll.worker)
             w.write(poll.incarnation)
             w.write(UInt32(poll.results.count))
@@ -232,6 +276,14 @@ extension ClusterRequest {
             }
             w.write(UInt32(poll.released.count))
             for released in poll.released { w.write(released) }
+            if !poll.unrestored.isEmpty {
+                w.write(UInt32(poll.unrestored.count))
+                for unrestored in poll.unrestored {
+                    w.write(unrestored.partition)
+                    w.write(unrestored.epoch)
+                    w.write(string: unrestored.reason)
+                }
+            }
         case .leave(let worker, let incarnation):
             w.header(.leave)
             w.write(string: worker)
@@ -241,7 +293,8 @@ extension ClusterRequest {
     }
 
     public static func decode(_ bytes: [UInt8]) throws(FrameError) -> ClusterRequest {
-        var r = try ByteReader.frame(bytes)
+        let (reader, version) = try ByteReader.frame(bytes)
+        var r = reader
         do {
             let kind = try r.read(UInt8.self)
             switch Kind(rawValue: kind) {
@@ -268,6 +321,11 @@ extension ClusterRequest {
                     poll.checkpoints.append(Checkpoint(partition: try r.read(), epoch: try r.read(), nextOffset: try r.read(), state: try r.readBlob()))
                 }
                 for _ in 0..<(try r.readCount(minimumElementSize: 12)) { poll.released.append(try r.readPartitionEpoch()) }
+                if version >= 2 {
+                    for _ in 0..<(try r.readCount(minimumElementSize: 14)) {
+                        poll.unrestored.append(Unrestored(partition: try r.read(), epoch: try r.read(), reason: try r.readString()))
+                    }
+                }
                 try r.end()
                 return .poll(poll)
             case .leave:
@@ -328,7 +386,7 @@ extension ClusterReply {
     }
 
     public static func decode(_ bytes: [UInt8]) throws(FrameError) -> ClusterReply {
-        var r = try ByteReader.frame(bytes)
+        var r = try ByteReader.frame(bytes).0
         do {
             let kind = try r.read(UInt8.self)
             let reply: ClusterReply
@@ -370,9 +428,10 @@ extension ClusterReply {
 }
 
 extension ByteWriter {
-    fileprivate mutating func header(_ kind: Kind) {
+    /// Every reply, and every request but a poll with unrestored partitions, is version 1.
+    fileprivate mutating func header(_ kind: Kind, version: UInt8 = 1) {
         write(bytes: ClusterProtocol.magic)
-        write(ClusterProtocol.version)
+        write(version)
         write(kind.rawValue)
     }
 
@@ -399,10 +458,11 @@ extension ByteWriter {
 }
 
 extension ByteReader {
-    fileprivate static func frame(_ bytes: [UInt8]) throws(FrameError) -> ByteReader {
+    /// A reader after the magic and version, and the frame's version.
+    fileprivate static func frame(_ bytes: [UInt8]) throws(FrameError) -> (ByteReader, UInt8) {
         guard bytes.count >= 5, bytes[0] == 0xFE, bytes[1] == 0x54, bytes[2] == 0x43 else { throw .notAClusterFrame }
-        guard bytes[3] == ClusterProtocol.version else { throw .unsupportedVersion(bytes[3]) }
-        return ByteReader(bytes, position: 4)
+        guard (ClusterProtocol.oldestVersion...ClusterProtocol.version).contains(bytes[3]) else { throw .unsupportedVersion(bytes[3]) }
+        return (ByteReader(bytes, position: 4), bytes[3])
     }
 
     fileprivate mutating func readPartitionEpoch() throws(DecodeError) -> PartitionEpoch {

@@ -18,8 +18,14 @@ public struct WorkerEngine: Sendable {
     private var results: [Int: PartitionResult] = [:]
     private var checkpoints: [Int: Checkpoint] = [:]
     private var released: [PartitionEpoch] = []
+    private var unrestored: [Unrestored] = []
+    /// Partitions and epochs that batches came for which this worker could not take, already
+    /// reported once as an anomaly (until the partition is assigned again).
+    private var strays: Set<PartitionEpoch> = []
 
     /// Problems the shell should log: they mean a bug or a fenced message, never bad user input.
+    /// Each is reported once: batches that keep coming for a partition this worker does not hold
+    /// (at that epoch) are dropped silently after the first.
     public private(set) var anomalies: [String] = []
 
     public init() {}
@@ -28,21 +34,32 @@ public struct WorkerEngine: Sendable {
     public var sensorCount: Int { partitions.values.reduce(0) { $0 + $1.state.sensors.count } }
 
     /// Carries out one reply: assignments first, then batches, then revocations.
+    ///
+    /// An assignment whose state does not restore (it does not decode, or is of another
+    /// partition or offset) is not taken: the next poll tells the coordinator (``Poll/unrestored``),
+    /// which gives the partition to another worker.
     public mutating func apply(_ work: Work) {
         for assign in work.assigns {
             let partition = Int(assign.partition)
+            // A new assignment supersedes whatever this worker held of the partition.
+            partitions[partition] = nil
+            results[partition] = nil
+            checkpoints[partition] = nil
+            strays = strays.filter { $0.partition != assign.partition }
+            let reason: String
             do {
                 let state = try CheckpointCodec.decode(assign.state)
-                guard state.partition == partition, state.nextOffset == assign.nextOffset else {
-                    anomalies.append("assignment of partition \(partition) carries state for partition \(state.partition) at \(state.nextOffset)")
+                if state.partition == partition, state.nextOffset == assign.nextOffset {
+                    partitions[partition] = Owned(state: state, epoch: assign.epoch, checkpointed: assign.nextOffset)
                     continue
                 }
-                partitions[partition] = Owned(state: state, epoch: assign.epoch, checkpointed: assign.nextOffset)
-                results[partition] = nil
-                checkpoints[partition] = nil
+                reason = "the state is of partition \(state.partition) at offset \(state.nextOffset), not of partition \(partition) at \(assign.nextOffset)"
             } catch {
-                anomalies.append("cannot restore partition \(partition): \(error)")
+                reason = error.description
             }
+            anomalies.append("cannot restore partition \(partition) (epoch \(assign.epoch)): \(reason); telling the coordinator")
+            unrestored.append(Unrestored(partition: assign.partition, epoch: assign.epoch, reason: reason))
+            strays.insert(PartitionEpoch(partition: assign.partition, epoch: assign.epoch))
         }
         for batch in work.batches { process(batch) }
         for revoke in work.revokes {
@@ -59,12 +76,16 @@ public struct WorkerEngine: Sendable {
         // Taken out of the dictionary while it is stepped, so that its sensor table has one
         // owner and is mutated in place (a copy here would copy every sensor on each batch).
         guard var owned = partitions.removeValue(forKey: partition) else {
-            anomalies.append("batch for partition \(partition), which this worker does not own")
+            if noteStray(batch) {
+                anomalies.append("batch for partition \(partition) epoch \(batch.epoch), which this worker does not own (ignoring any more of them)")
+            }
             return
         }
         defer { partitions[partition] = owned }
         guard owned.epoch == batch.epoch else {
-            anomalies.append("batch for partition \(partition) epoch \(batch.epoch), which this worker holds at epoch \(owned.epoch)")
+            if noteStray(batch) {
+                anomalies.append("batch for partition \(partition) epoch \(batch.epoch), which this worker holds at epoch \(owned.epoch) (ignoring any more of them)")
+            }
             return
         }
         var result = results[partition] ?? PartitionResult(partition: batch.partition, epoch: owned.epoch, nextOffset: owned.state.nextOffset)
@@ -86,6 +107,13 @@ public struct WorkerEngine: Sendable {
         }
         result.nextOffset = owned.state.nextOffset
         results[partition] = result
+    }
+
+    /// Whether a batch this worker cannot take is the first for its partition and epoch.
+    private mutating func noteStray(_ batch: Batch) -> Bool {
+        // Bounded: a set this large means a confused coordinator; start over (one more line each).
+        if strays.count >= 4096 { strays.removeAll() }
+        return strays.insert(PartitionEpoch(partition: batch.partition, epoch: batch.epoch)).inserted
     }
 
     /// Where the last bounded checkpoint round stopped, so the next one goes on from there.
@@ -121,13 +149,15 @@ public struct WorkerEngine: Sendable {
             results.removeAll(keepingCapacity: true)
             checkpoints.removeAll(keepingCapacity: true)
             released.removeAll()
+            unrestored.removeAll()
             anomalies.removeAll()
         }
         return Poll(
             worker: worker, incarnation: incarnation,
             results: results.keys.sorted().map { results[$0]! },
             checkpoints: checkpoints.keys.sorted().map { checkpoints[$0]! },
-            released: released
+            released: released,
+            unrestored: unrestored
         )
     }
 

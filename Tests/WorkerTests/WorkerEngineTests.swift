@@ -73,4 +73,65 @@ struct WorkerEngineTests {
         #expect(poll.checkpoints.map(\.nextOffset) == [6])
         #expect(engine.ownedPartitions.isEmpty)
     }
+
+    @Test func anAssignmentThatDoesNotRestoreIsReportedOnceAndNotTaken() throws {
+        var engine = WorkerEngine()
+        var corrupt = CheckpointCodec.encode(PartitionState(partition: 4, nextOffset: 10))
+        corrupt[8] ^= 0xFF
+        engine.apply(Work(assigns: [
+            Assign(partition: 4, epoch: 3, nextOffset: 10, state: corrupt),
+            Assign(partition: 5, epoch: 3, nextOffset: 10, state: CheckpointCodec.encode(PartitionState(partition: 6, nextOffset: 10))),
+            Assign(partition: 6, epoch: 3, nextOffset: 10, state: CheckpointCodec.encode(PartitionState(partition: 6, nextOffset: 9))),
+            Self.assign(7, epoch: 3),
+        ]))
+        #expect(engine.ownedPartitions == [7])
+        #expect(engine.anomalies.count == 3)
+        let poll = engine.takePoll(worker: "w", incarnation: 1)
+        #expect(poll.unrestored.map(\.partition) == [4, 5, 6])
+        #expect(poll.unrestored.allSatisfy { $0.epoch == 3 })
+        #expect(poll.unrestored[0].reason == "checkpoint checksum mismatch")
+        #expect(poll.unrestored[1].reason.contains("partition 6"))
+        #expect(poll.unrestored[2].reason.contains("offset 9"))
+        // Said once: the next poll carries nothing.
+        #expect(engine.takePoll(worker: "w", incarnation: 1).unrestored.isEmpty)
+    }
+
+    @Test func batchesForAPartitionNotHeldAreReportedOncePerEpoch() throws {
+        var engine = WorkerEngine()
+        var corrupt = CheckpointCodec.encode(PartitionState(partition: 4))
+        corrupt[0] = 0
+        engine.apply(Work(assigns: [Assign(partition: 4, epoch: 3, nextOffset: 0, state: corrupt)]))
+        _ = engine.takePoll(worker: "w", incarnation: 1)
+        // Until the coordinator learns, batches for it keep coming: one line in all, not one each.
+        var lines: [String] = []
+        for _ in 0..<1000 {
+            engine.apply(Work(batches: [Self.batch(4, sensors: 2, base: 1, epoch: 3)]))
+            lines += engine.anomalies
+            let poll = engine.takePoll(worker: "w", incarnation: 1)
+            #expect(poll.results.isEmpty && poll.unrestored.isEmpty)
+        }
+        #expect(lines.isEmpty)
+        // A batch of another epoch, or for a partition held at another epoch: once each too.
+        for _ in 0..<10 {
+            engine.apply(Work(assigns: [], batches: [Self.batch(4, sensors: 1, base: 1, epoch: 4), Self.batch(9, sensors: 1, base: 1, epoch: 1)]))
+            lines += engine.anomalies
+            _ = engine.takePoll(worker: "w", incarnation: 1)
+        }
+        #expect(lines.count == 2)
+        // Assigned again with a good state: taken, and processes.
+        engine.apply(Work(assigns: [Self.assign(4, epoch: 5)], batches: [Self.batch(4, sensors: 2, base: 1, epoch: 5)]))
+        #expect(engine.anomalies.isEmpty)
+        #expect(engine.ownedPartitions == [4])
+        #expect(engine.takePoll(worker: "w", incarnation: 1).results.map(\.nextOffset) == [4])
+    }
+
+    @Test func aBadAssignmentDropsWhatWasHeldOfThePartition() {
+        var engine = WorkerEngine()
+        engine.apply(Work(assigns: [Self.assign(2, epoch: 1)], batches: [Self.batch(2, sensors: 1, base: 1, epoch: 1)]))
+        engine.apply(Work(assigns: [Assign(partition: 2, epoch: 2, nextOffset: 0, state: [1, 2, 3])]))
+        #expect(engine.ownedPartitions.isEmpty)
+        let poll = engine.takePoll(worker: "w", incarnation: 1)
+        #expect(poll.results.isEmpty)
+        #expect(poll.unrestored.map(\.epoch) == [2])
+    }
 }

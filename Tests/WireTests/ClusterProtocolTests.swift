@@ -1,0 +1,93 @@
+import Control
+import Testing
+import Wire
+
+/// The cluster protocol's frames (docs/protocol.md): version 2 adds unrestored partitions to a
+/// poll and nothing else, so version-1 peers keep understanding everything else.
+@Suite("Cluster protocol")
+struct ClusterProtocolTests {
+    static let poll = Poll(
+        worker: "w1", incarnation: 7,
+        results: [PartitionResult(partition: 3, epoch: 2, nextOffset: 10, commands: [ProducedCommand(inputOffset: 9, sensor: 17, action: .off)], droppedNoSetting: 1)],
+        checkpoints: [Checkpoint(partition: 3, epoch: 2, nextOffset: 10, state: [1, 2, 3])],
+        released: [PartitionEpoch(partition: 4, epoch: 1)]
+    )
+
+    /// A version-1 poll as a version-1 worker writes it, byte for byte.
+    static let versionOnePoll: [UInt8] = {
+        var w = ByteWriter()
+        w.write(bytes: [0xFE, 0x54, 0x43, 1, 2])
+        w.write(string: "w1")
+        w.write(UInt64(7))
+        w.write(UInt32(1))
+        w.write(UInt32(3)); w.write(UInt64(2)); w.write(UInt64(10)); w.write(UInt32(1))
+        w.write(UInt32(1)); w.write(UInt64(9)); w.write(UInt64(17)); w.write(UInt8(1))
+        w.write(UInt32(1))
+        w.write(UInt32(3)); w.write(UInt64(2)); w.write(UInt64(10)); w.write(blob: [1, 2, 3])
+        w.write(UInt32(1))
+        w.write(UInt32(4)); w.write(UInt64(1))
+        return w.bytes
+    }()
+
+    @Test func aPollWithoutUnrestoredPartitionsIsTheVersionOneFrame() throws {
+        #expect(ClusterRequest.poll(Self.poll).encode() == Self.versionOnePoll)
+        #expect(try ClusterRequest.decode(Self.versionOnePoll) == .poll(Self.poll))
+    }
+
+    @Test func unrestoredPartitionsTravelInAVersionTwoPoll() throws {
+        var poll = Self.poll
+        poll.unrestored = [Unrestored(partition: 5, epoch: 9, reason: "checkpoint checksum mismatch"), Unrestored(partition: 6, epoch: 9, reason: "")]
+        let bytes = ClusterRequest.poll(poll).encode()
+        #expect(Array(bytes.prefix(5)) == [0xFE, 0x54, 0x43, 2, 2])
+        // The version-1 body, then the list.
+        var tail = ByteWriter()
+        tail.write(UInt32(2))
+        tail.write(UInt32(5)); tail.write(UInt64(9)); tail.write(string: "checkpoint checksum mismatch")
+        tail.write(UInt32(6)); tail.write(UInt64(9)); tail.write(string: "")
+        #expect(Array(bytes.dropFirst(5)) == Array(Self.versionOnePoll.dropFirst(5)) + tail.bytes)
+        #expect(try ClusterRequest.decode(bytes) == .poll(poll))
+        // Truncated or with a forged count: refused as malformed.
+        for bad in [Array(bytes.dropLast(3)), Array(bytes.dropLast(tail.bytes.count)) + [0xFF, 0xFF, 0, 0]] {
+            #expect(throws: FrameError.self) { try ClusterRequest.decode(bad) }
+        }
+        // A version-1 frame with the list appended has trailing bytes.
+        var mislabelled = bytes
+        mislabelled[3] = 1
+        #expect(throws: FrameError.malformed("\(tail.bytes.count) trailing bytes")) { try ClusterRequest.decode(mislabelled) }
+    }
+
+    @Test func everyOtherFrameIsVersionOne() {
+        let frames: [[UInt8]] = [
+            ClusterRequest.hello(Hello(worker: "w1")).encode(),
+            ClusterRequest.leave(worker: "w1", incarnation: 3).encode(),
+            ClusterReply.welcome(Welcome(incarnation: 1, partitionCount: 64, pollWaitMilliseconds: 100, checkpointIntervalMilliseconds: 1000)).encode(),
+            ClusterReply.work(Work(assigns: [Assign(partition: 1, epoch: 2, nextOffset: 3, state: [4])])).encode(),
+            ClusterReply.fenced(reason: "x").encode(),
+            ClusterReply.refused(reason: "x").encode(),
+        ]
+        for frame in frames { #expect(frame[3] == 1) }
+    }
+
+    @Test func otherVersionsAreRefusedNamingTheVersionsSpoken() {
+        var hello = ClusterRequest.hello(Hello(worker: "w1")).encode()
+        hello[3] = 2
+        #expect(throws: Never.self) { try ClusterRequest.decode(hello) }
+        for version: UInt8 in [0, 3, 9] {
+            hello[3] = version
+            #expect(throws: FrameError.unsupportedVersion(version)) { try ClusterRequest.decode(hello) }
+        }
+        #expect(FrameError.unsupportedVersion(9).description == "unsupported cluster protocol version 9 (this build speaks 1 to 2)")
+    }
+
+    @Test func nameInUseIsARefusalOfItsOwnKind() throws {
+        let reply = ClusterReply.nameInUse("worker 'w1' is registered on another connection")
+        #expect(reply.isNameInUse)
+        guard case .refused(let reason) = try ClusterReply.decode(reply.encode()) else {
+            Issue.record("not a refusal")
+            return
+        }
+        #expect(reason == "name in use: worker 'w1' is registered on another connection")
+        #expect(!ClusterReply.refused(reason: "worker id must be 1-128 printable ASCII characters without spaces").isNameInUse)
+        #expect(!ClusterReply.fenced(reason: "name in use").isNameInUse)
+    }
+}
