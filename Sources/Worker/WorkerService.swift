@@ -152,9 +152,17 @@ public struct WorkerService: Service {
             // Register (again, after being fenced off); a leave before that ends the session.
             if lifecycle.isLeaveRequested { return }
             let welcome: Welcome
-            switch try await exchange(socket, .hello(Hello(worker: id)), errors: &errors) {
+            let reply = try await exchange(socket, .hello(Hello(worker: id)), errors: &errors)
+            switch reply {
             case .welcome(let w):
                 welcome = w
+            case .refused(let reason) where reply.isNameInUse:
+                // Another live process holds this name: wait for it to go (or for the
+                // operator), never take over. The coordinator frees the name once that process's
+                // connection closes or its heartbeat times out.
+                errors.report("not registered: \(reason); asking again", to: logger, level: .error)
+                try await Task.sleep(for: registerBackoff.next())
+                continue register
             case .refused(let reason):
                 throw Failure.refused(reason)
             case .fenced(let reason):

@@ -163,3 +163,27 @@ def test_status_answers_promptly_while_followers_wait(cluster):
         for follower in followers:
             follower.kill()
             follower.wait()
+
+
+def test_a_second_worker_with_a_live_workers_name_waits_and_takes_over_when_it_dies(cluster):
+    cluster.start_coordinator()
+    first = cluster.start_worker("w1")
+    cluster.wait(lambda s: cluster.balanced(s, ["w1"]), what="w1 owns every partition")
+    incarnation = cluster.status()["workers"][0]["incarnation"]
+    log = open(cluster.dir / "second.log", "ab")
+    second = subprocess.Popen([BIN, "worker", "--coordinator", cluster.cluster_url, "--id", "w1"], stdout=log, stderr=subprocess.STDOUT)
+    try:
+        wait_for(lambda: "name in use" in cluster.log("second"), what="the newcomer is told the name is in use")
+        status = cluster.status()
+        assert second.poll() is None, "the newcomer gave up"
+        assert [w["incarnation"] for w in status["workers"]] == [incarnation], "the incumbent was thrown out"
+        assert status["counters"]["workers_lost"] == 0
+        first.kill()
+        first.wait()
+        cluster.wait(lambda s: cluster.balanced(s, ["w1"]) and s["workers"][0]["incarnation"] != incarnation,
+                     what="the newcomer registers once the incumbent is gone")
+        assert cluster.log("second").count("name in use") <= 3, cluster.log("second")[-2000:]
+    finally:
+        second.terminate()
+        assert second.wait(timeout=5) == 0
+        log.close()
