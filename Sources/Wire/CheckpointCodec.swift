@@ -9,7 +9,8 @@ public import Control
 public enum CheckpointCodec {
     public static let formatVersion: UInt16 = 1
     static let magic: [UInt8] = Array("TSPS".utf8)
-    static let entrySize = 33
+    /// Bytes per sensor.
+    public static let entrySize = 33
 
     public static func encode(_ state: PartitionState) -> [UInt8] {
         var w = ByteWriter(capacity: 26 + state.sensors.count * entrySize)

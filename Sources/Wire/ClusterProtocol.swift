@@ -31,8 +31,13 @@ public enum ClusterProtocol {
     /// The oldest version this build reads.
     public static let oldestVersion: UInt8 = 1
     static let magic: [UInt8] = [0xFE, 0x54, 0x43]
-    /// The largest cluster frame accepted (checkpoints of big partitions travel in polls).
-    public static let maximumFrameSize = 512 << 20
+    /// The largest cluster frame accepted, either way. A poll carries at most ~256k sensors of
+    /// checkpoints and a reply at most ~32 MiB of partition states, so this leaves room for one
+    /// partition of up to ``maximumPartitionSensors``. nng allocates a frame's whole announced
+    /// size when its header arrives, so this is also what one connection can make a peer hold.
+    public static let maximumFrameSize = 64 << 20
+    /// The most sensors one partition may hold: its state must fit in one frame.
+    public static let maximumPartitionSensors = (maximumFrameSize - (1 << 20)) / CheckpointCodec.entrySize
 }
 
 public struct Hello: Sendable, Hashable {

@@ -133,6 +133,10 @@ public struct WorkerEngine: Sendable {
         var taken = 0
         for partition in changed[start...] + changed[..<start] {
             let owned = partitions[partition]!
+            if owned.state.sensors.count > ClusterProtocol.maximumPartitionSensors {
+                anomalies.append("partition \(partition) holds \(owned.state.sensors.count) sensors, more than a checkpoint can carry (\(ClusterProtocol.maximumPartitionSensors)); it is not checkpointed: create the data directory with more partitions")
+                continue
+            }
             if taken > 0, spent + owned.state.sensors.count > sensorBudget { break }
             checkpoints[partition] = Checkpoint(partition: UInt32(partition), epoch: owned.epoch, nextOffset: owned.state.nextOffset, state: CheckpointCodec.encode(owned.state))
             partitions[partition]!.checkpointed = owned.state.nextOffset
