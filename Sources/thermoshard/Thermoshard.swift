@@ -10,6 +10,11 @@ struct Thermoshard: AsyncParsableCommand {
         discussion: """
             Start a coordinator, start workers that connect to it, then send settings and readings \
             and watch heater commands. See README.md and docs/.
+
+            Exit status: 0 success; 1 a runtime error (the coordinator cannot be reached, does not \
+            answer, or refuses the request; printed as 'error: ...'); 2 from send when some lines \
+            were rejected; 64 a usage error (an unknown subcommand or option, a missing or invalid \
+            value; printed with the usage).
             """,
         subcommands: [
             CoordinatorCommand.self, WorkerCommand.self, StatusCommand.self, DrainCommand.self, SetCommand.self,
@@ -36,15 +41,37 @@ struct Thermoshard: AsyncParsableCommand {
                 Foundation.exit(ExitCode.validationFailure.rawValue)
             }
         }
+        // Errors while parsing and validating are usage errors (64, with the usage); errors
+        // while the command runs are runtime errors (1, without it).
+        var command: any ParsableCommand
         do {
-            var command = try parseAsRoot(arguments)
+            command = try parseAsRoot(arguments)
+        } catch {
+            exit(withError: error)
+        }
+        do {
             if var asyncCommand = command as? any AsyncParsableCommand {
                 try await asyncCommand.run()
             } else {
                 try command.run()
             }
         } catch {
-            exit(withError: error)
+            // ArgumentParser's own errors (help requested, an exit code) keep their meaning; a
+            // ValidationError thrown while running reports a runtime failure, not bad usage.
+            if error is ExitCode || !(error is ValidationError) && exitCode(for: error) != .failure {
+                exit(withError: error)
+            }
+            FileHandle.standardError.write(Data("error: \(message(error))\n".utf8))
+            Foundation.exit(ExitCode.failure.rawValue)
+        }
+    }
+
+    /// An error's text as a person reads it.
+    static func message(_ error: any Error) -> String {
+        switch error {
+        case let error as ValidationError: error.message
+        case let error as any CustomStringConvertible: error.description
+        default: String(describing: error)
         }
     }
 }

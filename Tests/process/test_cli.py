@@ -1,12 +1,34 @@
-"""The command-line clients: set, send, watch, status."""
+"""The command-line clients: set, send, watch, status, drain, commands, simulate, and what the
+executable says (and exits with) when something is wrong."""
 import json
+import re
+import select
+import signal
 import subprocess
+import time
 
-from conftest import BIN
+import pytest
+
+from conftest import BIN, free_port_block
+
+USAGE_ERROR = 64
+RUNTIME_ERROR = 1
+SUBCOMMANDS = ["coordinator", "worker", "status", "drain", "set", "send", "watch", "commands", "simulate", "bench"]
 
 
 def run(*args, input=None, timeout=30):
     return subprocess.run([BIN, *args], input=input, capture_output=True, text=True, timeout=timeout)
+
+
+def nowhere():
+    """A tcp address on loopback where nothing listens."""
+    return f"tcp://127.0.0.1:{free_port_block(1)}"
+
+
+def read_line(stream, timeout):
+    """The next line from a child's pipe, or None after `timeout` seconds."""
+    ready, _, _ = select.select([stream], [], [], timeout)
+    return stream.readline() if ready else None
 
 
 def test_set_send_watch_status(cluster):
@@ -47,13 +69,39 @@ def test_set_send_watch_status(cluster):
     assert "w1" in table and "w2" in table and "accepted" in table
 
 
-def test_status_without_coordinator_is_a_clear_error(cluster):
-    result = run("status", "--admin", cluster.admin_url)
-    assert result.returncode != 0 and "coordinator" in result.stderr
+def test_refusals_are_runtime_errors_and_bad_flags_usage_errors(cluster):
+    cluster.start_coordinator()
+    result = run("drain", "nosuch", "--admin", cluster.admin_url)
+    assert result.returncode == RUNTIME_ERROR, result.stderr
+    assert result.stderr.startswith("error: ") and "nosuch" in result.stderr
+    assert "Usage:" not in result.stderr
+    # Usage errors still exit 64 and say how to use the command.
+    result = run("set", "1", "--desired", "20", "--ingest", cluster.ingest_url)
+    assert result.returncode == USAGE_ERROR and "Usage:" in result.stderr and "--up" in result.stderr
+    result = run("watch", "--sensor", "x")
+    assert result.returncode == USAGE_ERROR and "Usage:" in result.stderr
+    # The exit codes are documented.
+    help_text = run("--help").stdout
+    assert "exit status" in help_text.lower(), help_text
+    for code, meaning in ((0, r"success"), (1, r"runtime\s+error"), (2, r"rejected"), (64, r"usage\s+error")):
+        assert re.search(rf"\b{code}\W[^.;]*{meaning}", help_text, re.I), (code, help_text)
+
+
+def partitions_of(status, worker):
+    return {p["id"] for p in status["partitions"] if p["owner"] == worker}
+
+
+def worker_row(table, worker):
+    return next(line for line in table.splitlines() if line.startswith(worker + " "))
 
 
 def test_bad_flags_are_refused(cluster, tmp_path):
     result = run("coordinator", "--data", str(tmp_path / "d"), "--partitions", "0")
-    assert result.returncode != 0 and "partitions" in result.stderr
+    assert result.returncode == USAGE_ERROR and "partitions" in result.stderr
     result = run("coordinator", "--data", str(tmp_path / "d2"), "--heartbeat-timeout", "soon")
-    assert result.returncode != 0
+    assert result.returncode == USAGE_ERROR
+
+
+def test_status_without_coordinator_is_a_clear_error(cluster):
+    result = run("status", "--admin", cluster.admin_url)
+    assert result.returncode == RUNTIME_ERROR and "coordinator" in result.stderr and "Usage:" not in result.stderr
