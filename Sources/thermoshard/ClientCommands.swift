@@ -29,6 +29,8 @@ struct StatusCommand: AsyncParsableCommand {
     @Flag(help: "Print the coordinator's JSON instead of a table.")
     var json = false
 
+    func validate() throws { try Address.validate(admin, flag: "--admin") }
+
     func run() async throws {
         let reply = try await request(admin, [UInt8](try JSONEncoder().encode(AdminRequest(command: "status"))))
         if json {
@@ -58,6 +60,8 @@ struct DrainCommand: AsyncParsableCommand {
 
     @Option(help: "The coordinator's admin address.")
     var admin = "tcp://127.0.0.1:7603"
+
+    func validate() throws { try Address.validate(admin, flag: "--admin") }
 
     func run() async throws {
         let ask = AdminRequest(command: "drain", worker: worker, force: force)
@@ -133,6 +137,8 @@ struct SetCommand: AsyncParsableCommand {
     @Option(help: "The coordinator's ingest address.")
     var ingest = "tcp://127.0.0.1:7600"
 
+    func validate() throws { try Address.validate(ingest, flag: "--ingest") }
+
     func run() async throws {
         let setting: Setting
         do {
@@ -160,6 +166,8 @@ struct SendCommand: AsyncParsableCommand {
 
     @Option(help: "Lines per request.")
     var batch = 1000
+
+    func validate() throws { try Address.validate(ingest, flag: "--ingest") }
 
     func run() async throws {
         var tally = SendTally()
@@ -224,6 +232,8 @@ struct WatchCommand: AsyncParsableCommand {
 
     @Option(help: "Stop after this many commands.")
     var count: Int?
+
+    func validate() throws { try Address.validate(publish, flag: "--publish") }
 
     func run() async throws {
         let socket = try Socket(.sub)

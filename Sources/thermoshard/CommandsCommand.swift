@@ -27,6 +27,8 @@ struct CommandsCommand: AsyncParsableCommand {
     @Flag(help: "Print NDJSON.")
     var json = false
 
+    func validate() throws { try Address.validate(admin, flag: "--admin") }
+
     func run() async throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]

@@ -27,6 +27,7 @@ struct SimulateCommand: AsyncParsableCommand {
         guard sensors > 0 else { throw ValidationError("--sensors must be positive") }
         guard rate > 0, rate.isFinite else { throw ValidationError("--rate must be positive") }
         guard speed > 0, speed.isFinite else { throw ValidationError("--speed must be positive") }
+        try Address.validate([("--ingest", ingest), ("--publish", publish)])
     }
 
     func run() async throws {

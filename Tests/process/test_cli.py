@@ -87,6 +87,32 @@ def test_refusals_are_runtime_errors_and_bad_flags_usage_errors(cluster):
         assert re.search(rf"\b{code}\W[^.;]*{meaning}", help_text, re.I), (code, help_text)
 
 
+@pytest.mark.parametrize("args, flag", [
+    (["status", "--admin"], "--admin"),
+    (["drain", "w1", "--admin"], "--admin"),
+    (["commands", "--admin"], "--admin"),
+    (["set", "1", "--desired", "20", "--up", "1", "--down", "1", "--ingest"], "--ingest"),
+    (["send", "--ingest"], "--ingest"),
+    (["watch", "--publish"], "--publish"),
+    (["simulate", "--ingest"], "--ingest"),
+    (["simulate", "--publish"], "--publish"),
+    (["bench", "--ingest"], "--ingest"),
+    (["bench", "--ingest", "tcp://127.0.0.1:1", "--admin"], "--admin"),
+    (["worker", "--coordinator"], "--coordinator"),
+    (["coordinator", "--data", "DATA", "--cluster"], "--cluster"),
+])
+def test_address_without_scheme_names_the_address_and_the_form(tmp_path, args, flag):
+    args = [str(tmp_path / "d") if a == "DATA" else a for a in args]
+    for bad in ("127.0.0.1:7602", "tcp://127.0.0.1", "tcp://127.0.0.1:99999", "tcp://:7602", "ipc://"):
+        if bad == "tcp://:7602" and args[0] == "coordinator":
+            continue  # an empty host is a listener's "every interface"
+        result = run(*args, bad, timeout=10)
+        assert result.returncode == USAGE_ERROR, (args, bad, result.stderr)
+        assert f"invalid address '{bad}' for {flag}" in result.stderr, result.stderr
+        assert "tcp://HOST:PORT" in result.stderr and "ipc:///path" in result.stderr, result.stderr
+    assert not (tmp_path / "d").exists(), "a refused command line starts nothing"
+
+
 def partitions_of(status, worker):
     return {p["id"] for p in status["partitions"] if p["owner"] == worker}
 
