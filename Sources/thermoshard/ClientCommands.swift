@@ -130,22 +130,30 @@ struct SetCommand: AsyncParsableCommand {
     @Argument(help: "The sensor ID (unsigned 64-bit).")
     var sensor: UInt64
 
-    @Option(help: "Desired temperature.") var desired: Double
-    @Option(help: "Switch the heater off above desired + up.") var up: Double
-    @Option(help: "Switch the heater on below desired - down.") var down: Double
+    // Unconditional parsing: the value is the next word as typed, so `--desired -18` is -18,
+    // not an unknown option `-18` (and `--up -1` is judged as a value: it must be >= 0).
+    @Option(parsing: .unconditional, help: "Desired temperature (may be negative).") var desired: Double
+    @Option(parsing: .unconditional, help: "Switch the heater off above desired + up (>= 0).") var up: Double
+    @Option(parsing: .unconditional, help: "Switch the heater on below desired - down (>= 0).") var down: Double
 
     @Option(help: "The coordinator's ingest address.")
     var ingest = "tcp://127.0.0.1:7600"
 
-    func validate() throws { try Address.validate(ingest, flag: "--ingest") }
+    func validate() throws {
+        try Address.validate(ingest, flag: "--ingest")
+        _ = try setting()
+    }
 
-    func run() async throws {
-        let setting: Setting
+    private func setting() throws -> Setting {
         do {
-            setting = try Setting(desired: desired, up: up, down: down)
+            return try Setting(desired: desired, up: up, down: down)
         } catch {
             throw ValidationError(error.description)
         }
+    }
+
+    func run() async throws {
+        let setting = try setting()
         var batch = BinaryBatchEncoder()
         batch.append(.setting(sensor: sensor, setting))
         let reply = try IngestReply.decode(try await request(ingest, batch.finish()))

@@ -69,6 +69,35 @@ def test_set_send_watch_status(cluster):
     assert "w1" in table and "w2" in table and "accepted" in table
 
 
+def test_negative_set_points_parse_as_typed(cluster):
+    cluster.start_coordinator()
+    cluster.start_workers(1)
+    # -18 ± 0.5: -10 is above the band (off), -30 below it (on). Had the set point been read
+    # as anything else (18, 0, ...), -10 would switch the heater on.
+    result = run("set", "17", "--desired", "-18", "--up", "0.5", "--down", "0.5", "--ingest", cluster.ingest_url)
+    assert result.returncode == 0, result.stderr
+    result = run("set", "18", "--desired", "-18.5", "--down", "2", "--up", "1e-1", "--ingest", cluster.ingest_url)
+    assert result.returncode == 0, result.stderr
+    readings = [{"sensor": 17, "temperature": -10}, {"sensor": 17, "temperature": -30},
+                {"sensor": 18, "temperature": -18.3}, {"sensor": 18, "temperature": -21}]
+    result = run("send", "--ingest", cluster.ingest_url, input="".join(json.dumps(r) + "\n" for r in readings))
+    assert result.returncode == 0, result.stderr
+    cluster.wait(lambda s: cluster.caught_up(s) and s["counters"]["processed"] == 6, what="the settings and readings are processed")
+    by_sensor = {}
+    for command in cluster.commands():
+        by_sensor.setdefault(command["sensor"], []).append(command["heater"])
+    assert by_sensor == {17: ["off", "on"], 18: ["off", "on"]}
+
+    # A negative delta is a value the user typed: it is judged (up must not be negative), not
+    # mistaken for a missing one.
+    for flag in ("--up", "--down"):
+        args = {"--desired": "20", "--up": "0.5", "--down": "0.5", flag: "-0.5"}
+        result = run("set", "17", *[x for kv in args.items() for x in kv], "--ingest", cluster.ingest_url)
+        assert result.returncode == USAGE_ERROR, result.stderr
+        assert "Missing value" not in result.stderr
+        assert flag.lstrip("-") in result.stderr and ">= 0" in result.stderr, result.stderr
+
+
 def test_refusals_are_runtime_errors_and_bad_flags_usage_errors(cluster):
     cluster.start_coordinator()
     result = run("drain", "nosuch", "--admin", cluster.admin_url)
