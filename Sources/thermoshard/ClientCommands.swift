@@ -4,20 +4,10 @@ import Foundation
 import NNG
 import Wire
 
-/// One request and its reply over a fresh REQ socket, with a deadline.
-func request(_ url: String, _ bytes: [UInt8], timeout: Duration = .seconds(5)) async throws -> [UInt8] {
-    let socket = try Socket(.req)
-    defer { socket.close() }
-    try socket.dial(url)
-    do {
-        try await socket.send(bytes, timeout: timeout)
-        return try await socket.receive(timeout: timeout).bytes
-    } catch {
-        if error == .timedOut {
-            throw ValidationError("no answer from \(url) within \(timeout): is the coordinator running?")
-        }
-        throw error
-    }
+/// One request and its reply over a fresh REQ socket (``Endpoint/request(_:timeout:)`` with
+/// the default connect timeout).
+func request(_ url: String, _ bytes: [UInt8], flag: String = "--admin", timeout: Duration = .seconds(5)) async throws -> [UInt8] {
+    try await Endpoint(url: url, flag: flag, connectTimeout: DurationArgument.defaultConnectTimeout.duration).request(bytes, timeout: timeout)
 }
 
 struct StatusCommand: AsyncParsableCommand {
@@ -29,16 +19,20 @@ struct StatusCommand: AsyncParsableCommand {
     @Flag(help: "Print the coordinator's JSON instead of a table.")
     var json = false
 
+    @Option(help: DurationArgument.connectTimeoutHelp)
+    var connectTimeout = DurationArgument.defaultConnectTimeout
+
     func validate() throws { try Address.validate(admin, flag: "--admin") }
 
     func run() async throws {
-        let reply = try await request(admin, [UInt8](try JSONEncoder().encode(AdminRequest(command: "status"))))
+        let endpoint = Endpoint(url: admin, flag: "--admin", connectTimeout: connectTimeout.duration)
+        let reply = try await endpoint.request([UInt8](try JSONEncoder().encode(AdminRequest(command: "status"))))
         if json {
             print(String(decoding: reply, as: UTF8.self))
             return
         }
         if let error = try? JSONDecoder().decode(AdminError.self, from: Data(reply)) {
-            throw ValidationError(error.error)
+            throw RuntimeError(error.error)
         }
         let status = try JSONDecoder().decode(StatusReport.self, from: Data(reply))
         print(StatusTable.render(status))
@@ -61,13 +55,17 @@ struct DrainCommand: AsyncParsableCommand {
     @Option(help: "The coordinator's admin address.")
     var admin = "tcp://127.0.0.1:7603"
 
+    @Option(help: DurationArgument.connectTimeoutHelp)
+    var connectTimeout = DurationArgument.defaultConnectTimeout
+
     func validate() throws { try Address.validate(admin, flag: "--admin") }
 
     func run() async throws {
         let ask = AdminRequest(command: "drain", worker: worker, force: force)
-        let reply = try await request(admin, [UInt8](try JSONEncoder().encode(ask)))
+        let endpoint = Endpoint(url: admin, flag: "--admin", connectTimeout: connectTimeout.duration)
+        let reply = try await endpoint.request([UInt8](try JSONEncoder().encode(ask)))
         if let error = try? JSONDecoder().decode(AdminError.self, from: Data(reply)) {
-            throw ValidationError(error.error)
+            throw RuntimeError(error.error)
         }
         print(try JSONDecoder().decode(AdminOK.self, from: Data(reply)).ok)
     }
@@ -139,6 +137,9 @@ struct SetCommand: AsyncParsableCommand {
     @Option(help: "The coordinator's ingest address.")
     var ingest = "tcp://127.0.0.1:7600"
 
+    @Option(help: DurationArgument.connectTimeoutHelp)
+    var connectTimeout = DurationArgument.defaultConnectTimeout
+
     func validate() throws {
         try Address.validate(ingest, flag: "--ingest")
         _ = try setting()
@@ -156,8 +157,9 @@ struct SetCommand: AsyncParsableCommand {
         let setting = try setting()
         var batch = BinaryBatchEncoder()
         batch.append(.setting(sensor: sensor, setting))
-        let reply = try IngestReply.decode(try await request(ingest, batch.finish()))
-        if let error = reply.error ?? reply.rejected.first?.error { throw ValidationError("refused: \(error)") }
+        let endpoint = Endpoint(url: ingest, flag: "--ingest", connectTimeout: connectTimeout.duration)
+        let reply = try IngestReply.decode(try await endpoint.request(batch.finish()))
+        if let error = reply.error ?? reply.rejected.first?.error { throw RuntimeError("refused: \(error)") }
         print("accepted")
     }
 }
@@ -175,10 +177,13 @@ struct SendCommand: AsyncParsableCommand {
     @Option(help: "Lines per request.")
     var batch = 1000
 
+    @Option(help: DurationArgument.connectTimeoutHelp)
+    var connectTimeout = DurationArgument.defaultConnectTimeout
+
     func validate() throws { try Address.validate(ingest, flag: "--ingest") }
 
     func run() async throws {
-        var tally = SendTally()
+        var tally = SendTally(endpoint: Endpoint(url: ingest, flag: "--ingest", connectTimeout: connectTimeout.duration))
         var lines: [(number: Int, json: String)] = []
         var number = 0
         while let line = readLine() {
@@ -194,11 +199,11 @@ struct SendCommand: AsyncParsableCommand {
             }
             lines.append((number, trimmed))
             if lines.count >= batch {
-                try await tally.send(lines, to: ingest)
+                try await tally.send(lines)
                 lines.removeAll(keepingCapacity: true)
             }
         }
-        try await tally.send(lines, to: ingest)
+        try await tally.send(lines)
         print("accepted \(tally.accepted), rejected \(tally.rejected)")
         if tally.rejected > 0 { throw ExitCode(2) }
     }
@@ -206,6 +211,7 @@ struct SendCommand: AsyncParsableCommand {
 
 /// What `send` has sent so far; errors name the input line.
 struct SendTally {
+    let endpoint: Endpoint
     var accepted = 0
     var rejected = 0
 
@@ -214,10 +220,10 @@ struct SendTally {
         rejected += 1
     }
 
-    mutating func send(_ lines: [(number: Int, json: String)], to ingest: String) async throws {
+    mutating func send(_ lines: [(number: Int, json: String)]) async throws {
         guard !lines.isEmpty else { return }
         let body = "[" + lines.map(\.json).joined(separator: ",") + "]"
-        let reply = try IngestReply.decode(try await request(ingest, Array(body.utf8)))
+        let reply = try IngestReply.decode(try await endpoint.request(Array(body.utf8)))
         if let error = reply.error {
             FileHandle.standardError.write(Data("lines \(lines[0].number)-\(lines[lines.count - 1].number): \(error)\n".utf8))
             rejected += lines.count
@@ -241,13 +247,16 @@ struct WatchCommand: AsyncParsableCommand {
     @Option(help: "Stop after this many commands.")
     var count: Int?
 
+    @Option(help: DurationArgument.connectTimeoutHelp)
+    var connectTimeout = DurationArgument.defaultConnectTimeout
+
     func validate() throws { try Address.validate(publish, flag: "--publish") }
 
     func run() async throws {
         let socket = try Socket(.sub)
         defer { socket.close() }
         try socket.subscribe(to: sensor.map { Array("\($0) ".utf8) } ?? [])
-        try socket.dial(publish)
+        try await Endpoint(url: publish, flag: "--publish", connectTimeout: connectTimeout.duration).connect(socket)
         var seen = 0
         while count.map({ seen < $0 }) ?? true {
             let bytes = try await socket.receive().bytes

@@ -98,6 +98,32 @@ def test_negative_set_points_parse_as_typed(cluster):
         assert flag.lstrip("-") in result.stderr and ">= 0" in result.stderr, result.stderr
 
 
+def test_runtime_errors_exit_1_and_name_the_address(cluster):
+    """Nothing listens: every client gives up after --connect-timeout, names the address, exits
+    1 and prints no usage (the command line was fine)."""
+    url = nowhere()
+    cases = [
+        ["status", "--admin", url],
+        ["status", "--admin", url, "--json"],
+        ["drain", "w1", "--admin", url],
+        ["commands", "--admin", url],
+        ["commands", "--admin", url, "--follow"],
+        ["set", "1", "--desired", "20", "--up", "1", "--down", "1", "--ingest", url],
+        ["send", "--ingest", url],
+        ["watch", "--publish", url],
+        ["simulate", "--ingest", url, "--publish", url, "--duration", "1"],
+    ]
+    for args in cases:
+        started = time.monotonic()
+        result = run(*args, "--connect-timeout", "1s", input='{"sensor":1,"temperature":20}\n')
+        elapsed = time.monotonic() - started
+        assert result.returncode == RUNTIME_ERROR, (args, result.returncode, result.stderr)
+        assert "Usage:" not in result.stderr, (args, result.stderr)
+        assert result.stderr.splitlines()[-1].startswith("error: "), (args, result.stderr)
+        assert url in result.stderr.splitlines()[-1] and "1.0 seconds" in result.stderr, (args, result.stderr)
+        assert 0.9 <= elapsed < 10, (args, elapsed)
+
+
 def test_refusals_are_runtime_errors_and_bad_flags_usage_errors(cluster):
     cluster.start_coordinator()
     result = run("drain", "nosuch", "--admin", cluster.admin_url)
@@ -142,6 +168,28 @@ def test_address_without_scheme_names_the_address_and_the_form(tmp_path, args, f
     assert not (tmp_path / "d").exists(), "a refused command line starts nothing"
 
 
+def test_watch_and_simulate_say_what_they_wait_for(cluster):
+    url = nowhere()
+    for args in (["watch", "--publish", url], ["simulate", "--publish", url, "--ingest", nowhere()]):
+        started = time.monotonic()
+        process = subprocess.Popen([BIN, *args, "--connect-timeout", "2s"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            first = read_line(process.stderr, timeout=10)
+            assert first is not None and first.startswith("waiting for the coordinator") and url in first, first
+            assert process.wait(timeout=20) == RUNTIME_ERROR
+            rest = process.stderr.read()
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+        elapsed = time.monotonic() - started
+        assert elapsed >= 1.9, "it waited for --connect-timeout"
+        assert rest.startswith("error: ") and url in rest and "Usage:" not in rest, rest
+    # The default is documented.
+    for command in ("watch", "simulate", "status"):
+        assert re.search(r"--connect-timeout.*\(default: 10s\)", run(command, "--help").stdout, re.S), command
+
+
 def partitions_of(status, worker):
     return {p["id"] for p in status["partitions"] if p["owner"] == worker}
 
@@ -155,8 +203,3 @@ def test_bad_flags_are_refused(cluster, tmp_path):
     assert result.returncode == USAGE_ERROR and "partitions" in result.stderr
     result = run("coordinator", "--data", str(tmp_path / "d2"), "--heartbeat-timeout", "soon")
     assert result.returncode == USAGE_ERROR
-
-
-def test_status_without_coordinator_is_a_clear_error(cluster):
-    result = run("status", "--admin", cluster.admin_url)
-    assert result.returncode == RUNTIME_ERROR and "coordinator" in result.stderr and "Usage:" not in result.stderr
