@@ -1,9 +1,13 @@
 import ArgumentParser
 import Foundation
+import Wire
 
 /// `thermoshard`: one executable for the coordinator, workers, clients and the simulator.
 @main
 struct Thermoshard: AsyncParsableCommand {
+    /// This build's version (`thermoshard --version`), with the wire format versions it speaks.
+    static let version = "0.1.0 (cluster protocol \(ClusterProtocol.version), binary batch \(BinaryBatch.version), checkpoint format \(CheckpointCodec.formatVersion))"
+
     static let configuration = CommandConfiguration(
         commandName: "thermoshard",
         abstract: "A sharded cluster running a keyed, dynamically controlled thermostat for many sensors.",
@@ -16,6 +20,7 @@ struct Thermoshard: AsyncParsableCommand {
             were rejected; 64 a usage error (an unknown subcommand or option, a missing or invalid \
             value; printed with the usage).
             """,
+        version: version,
         subcommands: [
             CoordinatorCommand.self, WorkerCommand.self, StatusCommand.self, DrainCommand.self, SetCommand.self,
             SendCommand.self, WatchCommand.self, CommandsCommand.self, SimulateCommand.self, BenchCommand.self,
@@ -26,6 +31,11 @@ struct Thermoshard: AsyncParsableCommand {
     /// (``ConfigurationSources``), and runs the subcommand.
     static func main() async {
         var arguments = Array(CommandLine.arguments.dropFirst())
+        if let name = arguments.first, !name.hasPrefix("-"), name != "help",
+           !configuration.subcommands.contains(where: { $0.configuration.commandName == name }) {
+            FileHandle.standardError.write(Data(unknownSubcommand(name).utf8))
+            Foundation.exit(ExitCode.validationFailure.rawValue)
+        }
         if let name = arguments.first,
            let subcommand = configuration.subcommands.first(where: { $0.configuration.commandName == name }) {
             let groups = (subcommand as? any HasOptionGroups.Type)?.optionGroups ?? []
@@ -64,6 +74,35 @@ struct Thermoshard: AsyncParsableCommand {
             FileHandle.standardError.write(Data("error: \(message(error))\n".utf8))
             Foundation.exit(ExitCode.failure.rawValue)
         }
+    }
+
+    /// The usage error for an unknown subcommand: the closest name, if one is close, and every
+    /// subcommand with its abstract.
+    static func unknownSubcommand(_ name: String) -> String {
+        let names = configuration.subcommands.map { $0.configuration.commandName ?? "" }
+        // A name it starts, else one at most two edits away.
+        let close = names.map { ($0, $0.hasPrefix(name) ? 0 : editDistance($0, name)) }.filter { !name.isEmpty && $0.1 <= 2 }.min { $0.1 < $1.1 }
+        var text = "Error: unknown subcommand '\(name)'" + (close.map { "; did you mean '\($0.0)'?" } ?? "") + "\n"
+        text += "Usage: thermoshard <subcommand>\nSubcommands:\n"
+        let width = (names.map { $0.count }.max() ?? 0) + 2
+        for (name, subcommand) in zip(names, configuration.subcommands) {
+            text += "  " + name + String(repeating: " ", count: width - name.count) + subcommand.configuration.abstract + "\n"
+        }
+        return text + "See 'thermoshard --help' for more information.\n"
+    }
+
+    /// Levenshtein distance, for suggestions.
+    static func editDistance(_ a: String, _ b: String) -> Int {
+        let a = Array(a), b = Array(b)
+        var previous = Array(0...b.count)
+        for i in 1...max(a.count, 1) where !a.isEmpty {
+            var current = [i] + Array(repeating: 0, count: b.count)
+            for j in 1...max(b.count, 1) where !b.isEmpty {
+                current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
+            }
+            previous = current
+        }
+        return previous[b.count]
     }
 
     /// An error's text as a person reads it.

@@ -190,6 +190,18 @@ def test_watch_and_simulate_say_what_they_wait_for(cluster):
         assert re.search(r"--connect-timeout.*\(default: 10s\)", run(command, "--help").stdout, re.S), command
 
 
+def test_version_and_unknown_subcommands():
+    result = run("--version")
+    assert result.returncode == 0 and re.fullmatch(r"\d+\.\d+\.\d+\S*( .*)?\n", result.stdout), result.stdout
+    result = run("stauts")
+    assert result.returncode == USAGE_ERROR
+    assert "unknown subcommand 'stauts'" in result.stderr and "did you mean 'status'" in result.stderr, result.stderr
+    for name in SUBCOMMANDS:
+        assert re.search(rf"^\s+{name}\b", result.stderr, re.M), (name, result.stderr)
+    # `help SUBCOMMAND` still works.
+    assert run("help", "set").returncode == 0
+
+
 def partitions_of(status, worker):
     return {p["id"] for p in status["partitions"] if p["owner"] == worker}
 
