@@ -11,7 +11,19 @@ func request(_ url: String, _ bytes: [UInt8], flag: String = "--admin", timeout:
 }
 
 struct StatusCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "status", abstract: "Show workers, partitions and counters.")
+    static let configuration = CommandConfiguration(
+        commandName: "status",
+        abstract: "Show workers, partitions and counters.",
+        discussion: """
+            The table: counters (workers lost, fenced = results refused from former owners); each \
+            worker's state (active; silent when not heard from for over \(StatusTable.silentAfterMilliseconds) ms, \
+            e.g. stopped or cut off, until the heartbeat timeout removes it; leaving) and how long \
+            ago it was heard; the lag; the checkpoints behind their partition's head (what a \
+            failover would replay) and the oldest of them, or "all checkpoints current"; and the \
+            partitions that lag, move or are behind. --json prints the coordinator's status \
+            (docs/protocol.md).
+            """
+    )
 
     @Option(help: "The coordinator's admin address.")
     var admin = "tcp://127.0.0.1:7603"
@@ -72,35 +84,67 @@ struct DrainCommand: AsyncParsableCommand {
 }
 
 enum StatusTable {
+    /// A worker not heard from for longer than this is shown as silent: a healthy one polls at
+    /// least every poll wait (at most 100 ms), so this is well above it and below the default
+    /// heartbeat timeout (800 ms), after which the coordinator declares it dead.
+    static let silentAfterMilliseconds: UInt64 = 500
+
     static func render(_ status: StatusReport) -> String {
         var lines: [String] = []
         let c = status.counters
         lines.append("partitions \(status.partitionCount)  workers \(status.workers.count)  accepted \(c.accepted)  processed \(c.processed)  commands \(c.commands)  rejected \(c.rejected)+\(c.rejectedRequests) requests  dropped(no setting) \(c.droppedNoSetting)")
+        lines.append("workers lost \(c.workersLost)  fenced \(c.fenced)  partition moves \(c.partitionMoves)  checkpoints \(c.checkpoints)")
         lines.append("")
-        lines.append(pad("WORKER", 24) + pad("PARTS", 7) + pad("STATE", 9) + "PARTITIONS")
+        lines.append(pad("WORKER", 24) + pad("PARTS", 7) + pad("STATE", 9) + pad("HEARD", 11) + "PARTITIONS")
         for worker in status.workers {
-            lines.append(pad(worker.id, 24) + pad("\(worker.partitions.count)", 7) + pad(worker.leaving ? "leaving" : "active", 9) + ranges(worker.partitions))
+            lines.append(pad(worker.id, 24) + pad("\(worker.partitions.count)", 7) + pad(state(of: worker), 9)
+                         + pad("\(worker.lastHeardMilliseconds) ms", 11) + ranges(worker.partitions))
         }
         let unassigned = status.partitions.filter { $0.owner == nil }.map(\.id)
         let moving = status.partitions.filter { $0.state == "releasing" }.map(\.id)
         if !unassigned.isEmpty { lines.append("unassigned: \(ranges(unassigned))") }
         if !moving.isEmpty { lines.append("being handed over: \(ranges(moving))") }
         let lag = status.partitions.reduce(UInt64(0)) { $0 + $1.lag }
-        let oldest = status.partitions.compactMap(\.checkpointAgeMilliseconds).max()
-        lines.append("lag \(lag) items" + (oldest.map { "  oldest checkpoint \($0) ms" } ?? ""))
+        lines.append("lag \(lag) items  " + checkpoints(status.partitions))
         if let pauses = status.pauses, pauses.count > 0 {
             lines.append("moved partitions paused: median \(pauses.medianMilliseconds) ms, p99 \(pauses.p99Milliseconds) ms, max \(pauses.maxMilliseconds) ms (\(pauses.count) moves)")
         }
-        let busy = status.partitions.filter { $0.lag > 0 || $0.state != "owned" }
+        let busy = status.partitions.filter { $0.lag > 0 || $0.state != "owned" || isBehind($0) }
         if !busy.isEmpty {
             lines.append("")
-            lines.append(pad("PARTITION", 11) + pad("OWNER", 24) + pad("STATE", 12) + pad("LAG", 10) + "CHECKPOINT AGE")
+            lines.append(pad("PARTITION", 11) + pad("OWNER", 24) + pad("STATE", 12) + pad("LAG", 10) + "CHECKPOINT")
             for p in busy.prefix(20) {
-                lines.append(pad("\(p.id)", 11) + pad(p.owner ?? "-", 24) + pad(p.state, 12) + pad("\(p.lag)", 10) + (p.checkpointAgeMilliseconds.map { "\($0) ms" } ?? "-"))
+                lines.append(pad("\(p.id)", 11) + pad(p.owner ?? "-", 24) + pad(p.state, 12) + pad("\(p.lag)", 10) + checkpoint(p))
             }
             if busy.count > 20 { lines.append("... and \(busy.count - 20) more (status --json has them all)") }
         }
         return lines.joined(separator: "\n")
+    }
+
+    static func state(of worker: StatusReport.WorkerStatus) -> String {
+        if worker.leaving { return "leaving" }
+        return worker.lastHeardMilliseconds > silentAfterMilliseconds ? "silent" : "active"
+    }
+
+    /// Whether the partition has items its newest checkpoint does not cover: what a failover
+    /// would replay from the journal.
+    static func isBehind(_ p: StatusReport.PartitionStatus) -> Bool { p.checkpoint < p.head }
+
+    /// The checkpoints an operator must watch: those behind their partition's head, and the
+    /// oldest of them. (A current checkpoint may be old on an idle partition: that is fine.)
+    static func checkpoints(_ partitions: [StatusReport.PartitionStatus]) -> String {
+        let behind = partitions.filter(isBehind)
+        guard !behind.isEmpty else { return "all checkpoints current" }
+        var text = "checkpoints behind head: \(behind.count) partition\(behind.count == 1 ? "" : "s")"
+        let ages = behind.compactMap(\.checkpointAgeMilliseconds)
+        if let oldest = ages.max() { text += ", oldest \(oldest) ms" }
+        if ages.count < behind.count { text += ", \(behind.count - ages.count) never checkpointed" }
+        return text
+    }
+
+    static func checkpoint(_ p: StatusReport.PartitionStatus) -> String {
+        guard isBehind(p) else { return "current" }
+        return p.checkpointAgeMilliseconds.map { "behind, \($0) ms old" } ?? "none yet"
     }
 
     static func pad(_ s: String, _ width: Int) -> String {

@@ -210,6 +210,62 @@ def worker_row(table, worker):
     return next(line for line in table.splitlines() if line.startswith(worker + " "))
 
 
+def test_status_table_shows_checkpoints_behind_silent_workers_and_losses(tmp_path):
+    from conftest import Cluster
+    # A long heartbeat timeout keeps a stopped worker a member, silent, for the whole test.
+    cluster = Cluster(tmp_path, heartbeat="60s", checkpoint="100ms")
+    try:
+        cluster.start_coordinator()
+        cluster.start_workers(2)
+        settings = [{"sensor": s, "desired": 20, "up": 1, "down": 1} for s in range(200)]
+        cluster.send_all(settings)
+        status = cluster.wait(lambda s: cluster.caught_up(s) and all(p["checkpoint"] == p["head"] for p in s["partitions"]),
+                              what="everything is checkpointed")
+        table = run("status", "--admin", cluster.admin_url).stdout
+        # Idle and checkpointed: nothing to worry about, however old the checkpoints are.
+        assert "all checkpoints current" in table, table
+        assert "oldest" not in table, table
+        assert re.search(r"workers lost 0\b", table) and re.search(r"fenced 0\b", table), table
+        assert "active" in worker_row(table, "w1") and "active" in worker_row(table, "w2"), table
+
+        frozen = cluster.workers["w1"]
+        frozen.send_signal(signal.SIGSTOP)
+        try:
+            w1 = partitions_of(status, "w1")
+            cluster.send_all(settings)
+            # w2 processes and checkpoints its share; w1's stays behind, its checkpoints aging.
+            before = cluster.wait(
+                lambda s: all(p["checkpoint"] == p["head"] for p in s["partitions"] if p["id"] not in w1)
+                and next(w for w in s["workers"] if w["id"] == "w1")["last_heard_ms"] > 1000,
+                what="w1 is silent and only its partitions are behind")
+            table = run("status", "--admin", cluster.admin_url).stdout
+            after = cluster.status()
+            behind = [p for p in before["partitions"] if p["checkpoint"] < p["head"]]
+            assert behind and {p["id"] for p in behind} <= w1
+            found = re.search(r"checkpoints behind head: (\d+) partitions?, oldest (\d+) ms", table)
+            assert found, table
+            assert int(found.group(1)) == len(behind), table
+            oldest_before = max(p["checkpoint_age_ms"] for p in behind)
+            oldest_after = max(p["checkpoint_age_ms"] for p in after["partitions"] if p["checkpoint"] < p["head"])
+            assert oldest_before <= int(found.group(2)) <= oldest_after, (table, oldest_before, oldest_after)
+            assert "silent" in worker_row(table, "w1"), table
+            assert "active" in worker_row(table, "w2"), table
+        finally:
+            frozen.send_signal(signal.SIGCONT)
+        cluster.wait(lambda s: cluster.caught_up(s) and next(w for w in s["workers"] if w["id"] == "w1")["last_heard_ms"] < 300,
+                     what="w1 is heard again and catches up")
+        assert "silent" not in run("status", "--admin", cluster.admin_url).stdout
+
+        cluster.workers["w2"].send_signal(signal.SIGKILL)
+        cluster.workers["w2"].wait()
+        status = cluster.wait(lambda s: s["counters"]["workers_lost"] == 1 and cluster.balanced(s, ["w1"]), what="w2 is declared lost")
+        table = run("status", "--admin", cluster.admin_url).stdout
+        assert re.search(r"workers lost 1\b", table), table
+        assert re.search(rf"fenced {status['counters']['fenced']}\b", table), table
+    finally:
+        cluster.stop()
+
+
 def test_bad_flags_are_refused(cluster, tmp_path):
     result = run("coordinator", "--data", str(tmp_path / "d"), "--partitions", "0")
     assert result.returncode == USAGE_ERROR and "partitions" in result.stderr
