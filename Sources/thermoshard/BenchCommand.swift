@@ -83,9 +83,7 @@ struct BenchCommand: AsyncParsableCommand {
         guard connections <= sensors else {
             throw ValidationError("--connections (\(connections)) must not exceed --sensors (\(sensors)): each connection drives its own sensors")
         }
-        for (flag, url) in [("--ingest", ingest), ("--publish", publish), ("--admin", admin)] where !url.contains("://") {
-            throw ValidationError("\(flag) must be an nng address such as tcp://127.0.0.1:7600, not '\(url)'")
-        }
+        try Address.validate([("--ingest", ingest), ("--publish", publish), ("--admin", admin)])
     }
 
     func run() async throws {

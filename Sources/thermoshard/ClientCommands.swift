@@ -4,24 +4,26 @@ import Foundation
 import NNG
 import Wire
 
-/// One request and its reply over a fresh REQ socket, with a deadline.
-func request(_ url: String, _ bytes: [UInt8], timeout: Duration = .seconds(5)) async throws -> [UInt8] {
-    let socket = try Socket(.req)
-    defer { socket.close() }
-    try socket.dial(url)
-    do {
-        try await socket.send(bytes, timeout: timeout)
-        return try await socket.receive(timeout: timeout).bytes
-    } catch {
-        if error == .timedOut {
-            throw ValidationError("no answer from \(url) within \(timeout): is the coordinator running?")
-        }
-        throw error
-    }
+/// One request and its reply over a fresh REQ socket (``Endpoint/request(_:timeout:)`` with
+/// the default connect timeout).
+func request(_ url: String, _ bytes: [UInt8], flag: String = "--admin", timeout: Duration = .seconds(5)) async throws -> [UInt8] {
+    try await Endpoint(url: url, flag: flag, connectTimeout: DurationArgument.defaultConnectTimeout.duration).request(bytes, timeout: timeout)
 }
 
 struct StatusCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "status", abstract: "Show workers, partitions and counters.")
+    static let configuration = CommandConfiguration(
+        commandName: "status",
+        abstract: "Show workers, partitions and counters.",
+        discussion: """
+            The table: counters (workers lost, fenced = results refused from former owners); each \
+            worker's state (active; silent when not heard from for over \(StatusTable.silentAfterMilliseconds) ms, \
+            e.g. stopped or cut off, until the heartbeat timeout removes it; leaving) and how long \
+            ago it was heard; the lag; the checkpoints behind their partition's head (what a \
+            failover would replay) and the oldest of them, or "all checkpoints current"; and the \
+            partitions that lag, move or are behind. --json prints the coordinator's status \
+            (docs/protocol.md).
+            """
+    )
 
     @Option(help: "The coordinator's admin address.")
     var admin = "tcp://127.0.0.1:7603"
@@ -29,14 +31,20 @@ struct StatusCommand: AsyncParsableCommand {
     @Flag(help: "Print the coordinator's JSON instead of a table.")
     var json = false
 
+    @Option(help: DurationArgument.connectTimeoutHelp)
+    var connectTimeout = DurationArgument.defaultConnectTimeout
+
+    func validate() throws { try Address.validate(admin, flag: "--admin") }
+
     func run() async throws {
-        let reply = try await request(admin, [UInt8](try JSONEncoder().encode(AdminRequest(command: "status"))))
+        let endpoint = Endpoint(url: admin, flag: "--admin", connectTimeout: connectTimeout.duration)
+        let reply = try await endpoint.request([UInt8](try JSONEncoder().encode(AdminRequest(command: "status"))))
         if json {
             print(String(decoding: reply, as: UTF8.self))
             return
         }
         if let error = try? JSONDecoder().decode(AdminError.self, from: Data(reply)) {
-            throw ValidationError(error.error)
+            throw RuntimeError(error.error)
         }
         let status = try JSONDecoder().decode(StatusReport.self, from: Data(reply))
         print(StatusTable.render(status))
@@ -59,46 +67,84 @@ struct DrainCommand: AsyncParsableCommand {
     @Option(help: "The coordinator's admin address.")
     var admin = "tcp://127.0.0.1:7603"
 
+    @Option(help: DurationArgument.connectTimeoutHelp)
+    var connectTimeout = DurationArgument.defaultConnectTimeout
+
+    func validate() throws { try Address.validate(admin, flag: "--admin") }
+
     func run() async throws {
         let ask = AdminRequest(command: "drain", worker: worker, force: force)
-        let reply = try await request(admin, [UInt8](try JSONEncoder().encode(ask)))
+        let endpoint = Endpoint(url: admin, flag: "--admin", connectTimeout: connectTimeout.duration)
+        let reply = try await endpoint.request([UInt8](try JSONEncoder().encode(ask)))
         if let error = try? JSONDecoder().decode(AdminError.self, from: Data(reply)) {
-            throw ValidationError(error.error)
+            throw RuntimeError(error.error)
         }
         print(try JSONDecoder().decode(AdminOK.self, from: Data(reply)).ok)
     }
 }
 
 enum StatusTable {
+    /// A worker not heard from for longer than this is shown as silent: a healthy one polls at
+    /// least every poll wait (at most 100 ms), so this is well above it and below the default
+    /// heartbeat timeout (800 ms), after which the coordinator declares it dead.
+    static let silentAfterMilliseconds: UInt64 = 500
+
     static func render(_ status: StatusReport) -> String {
         var lines: [String] = []
         let c = status.counters
         lines.append("partitions \(status.partitionCount)  workers \(status.workers.count)  accepted \(c.accepted)  processed \(c.processed)  commands \(c.commands)  rejected \(c.rejected)+\(c.rejectedRequests) requests  dropped(no setting) \(c.droppedNoSetting)")
+        lines.append("workers lost \(c.workersLost)  fenced \(c.fenced)  partition moves \(c.partitionMoves)  checkpoints \(c.checkpoints)")
         lines.append("")
-        lines.append(pad("WORKER", 24) + pad("PARTS", 7) + pad("STATE", 9) + "PARTITIONS")
+        lines.append(pad("WORKER", 24) + pad("PARTS", 7) + pad("STATE", 9) + pad("HEARD", 11) + "PARTITIONS")
         for worker in status.workers {
-            lines.append(pad(worker.id, 24) + pad("\(worker.partitions.count)", 7) + pad(worker.leaving ? "leaving" : "active", 9) + ranges(worker.partitions))
+            lines.append(pad(worker.id, 24) + pad("\(worker.partitions.count)", 7) + pad(state(of: worker), 9)
+                         + pad("\(worker.lastHeardMilliseconds) ms", 11) + ranges(worker.partitions))
         }
         let unassigned = status.partitions.filter { $0.owner == nil }.map(\.id)
         let moving = status.partitions.filter { $0.state == "releasing" }.map(\.id)
         if !unassigned.isEmpty { lines.append("unassigned: \(ranges(unassigned))") }
         if !moving.isEmpty { lines.append("being handed over: \(ranges(moving))") }
         let lag = status.partitions.reduce(UInt64(0)) { $0 + $1.lag }
-        let oldest = status.partitions.compactMap(\.checkpointAgeMilliseconds).max()
-        lines.append("lag \(lag) items" + (oldest.map { "  oldest checkpoint \($0) ms" } ?? ""))
+        lines.append("lag \(lag) items  " + checkpoints(status.partitions))
         if let pauses = status.pauses, pauses.count > 0 {
             lines.append("moved partitions paused: median \(pauses.medianMilliseconds) ms, p99 \(pauses.p99Milliseconds) ms, max \(pauses.maxMilliseconds) ms (\(pauses.count) moves)")
         }
-        let busy = status.partitions.filter { $0.lag > 0 || $0.state != "owned" }
+        let busy = status.partitions.filter { $0.lag > 0 || $0.state != "owned" || isBehind($0) }
         if !busy.isEmpty {
             lines.append("")
-            lines.append(pad("PARTITION", 11) + pad("OWNER", 24) + pad("STATE", 12) + pad("LAG", 10) + "CHECKPOINT AGE")
+            lines.append(pad("PARTITION", 11) + pad("OWNER", 24) + pad("STATE", 12) + pad("LAG", 10) + "CHECKPOINT")
             for p in busy.prefix(20) {
-                lines.append(pad("\(p.id)", 11) + pad(p.owner ?? "-", 24) + pad(p.state, 12) + pad("\(p.lag)", 10) + (p.checkpointAgeMilliseconds.map { "\($0) ms" } ?? "-"))
+                lines.append(pad("\(p.id)", 11) + pad(p.owner ?? "-", 24) + pad(p.state, 12) + pad("\(p.lag)", 10) + checkpoint(p))
             }
             if busy.count > 20 { lines.append("... and \(busy.count - 20) more (status --json has them all)") }
         }
         return lines.joined(separator: "\n")
+    }
+
+    static func state(of worker: StatusReport.WorkerStatus) -> String {
+        if worker.leaving { return "leaving" }
+        return worker.lastHeardMilliseconds > silentAfterMilliseconds ? "silent" : "active"
+    }
+
+    /// Whether the partition has items its newest checkpoint does not cover: what a failover
+    /// would replay from the journal.
+    static func isBehind(_ p: StatusReport.PartitionStatus) -> Bool { p.checkpoint < p.head }
+
+    /// The checkpoints an operator must watch: those behind their partition's head, and the
+    /// oldest of them. (A current checkpoint may be old on an idle partition: that is fine.)
+    static func checkpoints(_ partitions: [StatusReport.PartitionStatus]) -> String {
+        let behind = partitions.filter(isBehind)
+        guard !behind.isEmpty else { return "all checkpoints current" }
+        var text = "checkpoints behind head: \(behind.count) partition\(behind.count == 1 ? "" : "s")"
+        let ages = behind.compactMap(\.checkpointAgeMilliseconds)
+        if let oldest = ages.max() { text += ", oldest \(oldest) ms" }
+        if ages.count < behind.count { text += ", \(behind.count - ages.count) never checkpointed" }
+        return text
+    }
+
+    static func checkpoint(_ p: StatusReport.PartitionStatus) -> String {
+        guard isBehind(p) else { return "current" }
+        return p.checkpointAgeMilliseconds.map { "behind, \($0) ms old" } ?? "none yet"
     }
 
     static func pad(_ s: String, _ width: Int) -> String {
@@ -126,24 +172,38 @@ struct SetCommand: AsyncParsableCommand {
     @Argument(help: "The sensor ID (unsigned 64-bit).")
     var sensor: UInt64
 
-    @Option(help: "Desired temperature.") var desired: Double
-    @Option(help: "Switch the heater off above desired + up.") var up: Double
-    @Option(help: "Switch the heater on below desired - down.") var down: Double
+    // Unconditional parsing: the value is the next word as typed, so `--desired -18` is -18,
+    // not an unknown option `-18` (and `--up -1` is judged as a value: it must be >= 0).
+    @Option(parsing: .unconditional, help: "Desired temperature (may be negative).") var desired: Double
+    @Option(parsing: .unconditional, help: "Switch the heater off above desired + up (>= 0).") var up: Double
+    @Option(parsing: .unconditional, help: "Switch the heater on below desired - down (>= 0).") var down: Double
 
     @Option(help: "The coordinator's ingest address.")
     var ingest = "tcp://127.0.0.1:7600"
 
-    func run() async throws {
-        let setting: Setting
+    @Option(help: DurationArgument.connectTimeoutHelp)
+    var connectTimeout = DurationArgument.defaultConnectTimeout
+
+    func validate() throws {
+        try Address.validate(ingest, flag: "--ingest")
+        _ = try setting()
+    }
+
+    private func setting() throws -> Setting {
         do {
-            setting = try Setting(desired: desired, up: up, down: down)
+            return try Setting(desired: desired, up: up, down: down)
         } catch {
             throw ValidationError(error.description)
         }
+    }
+
+    func run() async throws {
+        let setting = try setting()
         var batch = BinaryBatchEncoder()
         batch.append(.setting(sensor: sensor, setting))
-        let reply = try IngestReply.decode(try await request(ingest, batch.finish()))
-        if let error = reply.error ?? reply.rejected.first?.error { throw ValidationError("refused: \(error)") }
+        let endpoint = Endpoint(url: ingest, flag: "--ingest", connectTimeout: connectTimeout.duration)
+        let reply = try IngestReply.decode(try await endpoint.request(batch.finish()))
+        if let error = reply.error ?? reply.rejected.first?.error { throw RuntimeError("refused: \(error)") }
         print("accepted")
     }
 }
@@ -161,8 +221,13 @@ struct SendCommand: AsyncParsableCommand {
     @Option(help: "Lines per request.")
     var batch = 1000
 
+    @Option(help: DurationArgument.connectTimeoutHelp)
+    var connectTimeout = DurationArgument.defaultConnectTimeout
+
+    func validate() throws { try Address.validate(ingest, flag: "--ingest") }
+
     func run() async throws {
-        var tally = SendTally()
+        var tally = SendTally(endpoint: Endpoint(url: ingest, flag: "--ingest", connectTimeout: connectTimeout.duration))
         var lines: [(number: Int, json: String)] = []
         var number = 0
         while let line = readLine() {
@@ -178,11 +243,11 @@ struct SendCommand: AsyncParsableCommand {
             }
             lines.append((number, trimmed))
             if lines.count >= batch {
-                try await tally.send(lines, to: ingest)
+                try await tally.send(lines)
                 lines.removeAll(keepingCapacity: true)
             }
         }
-        try await tally.send(lines, to: ingest)
+        try await tally.send(lines)
         print("accepted \(tally.accepted), rejected \(tally.rejected)")
         if tally.rejected > 0 { throw ExitCode(2) }
     }
@@ -190,6 +255,7 @@ struct SendCommand: AsyncParsableCommand {
 
 /// What `send` has sent so far; errors name the input line.
 struct SendTally {
+    let endpoint: Endpoint
     var accepted = 0
     var rejected = 0
 
@@ -198,10 +264,10 @@ struct SendTally {
         rejected += 1
     }
 
-    mutating func send(_ lines: [(number: Int, json: String)], to ingest: String) async throws {
+    mutating func send(_ lines: [(number: Int, json: String)]) async throws {
         guard !lines.isEmpty else { return }
         let body = "[" + lines.map(\.json).joined(separator: ",") + "]"
-        let reply = try IngestReply.decode(try await request(ingest, Array(body.utf8)))
+        let reply = try IngestReply.decode(try await endpoint.request(Array(body.utf8)))
         if let error = reply.error {
             FileHandle.standardError.write(Data("lines \(lines[0].number)-\(lines[lines.count - 1].number): \(error)\n".utf8))
             rejected += lines.count
@@ -225,11 +291,16 @@ struct WatchCommand: AsyncParsableCommand {
     @Option(help: "Stop after this many commands.")
     var count: Int?
 
+    @Option(help: DurationArgument.connectTimeoutHelp)
+    var connectTimeout = DurationArgument.defaultConnectTimeout
+
+    func validate() throws { try Address.validate(publish, flag: "--publish") }
+
     func run() async throws {
         let socket = try Socket(.sub)
         defer { socket.close() }
         try socket.subscribe(to: sensor.map { Array("\($0) ".utf8) } ?? [])
-        try socket.dial(publish)
+        try await Endpoint(url: publish, flag: "--publish", connectTimeout: connectTimeout.duration).connect(socket)
         var seen = 0
         while count.map({ seen < $0 }) ?? true {
             let bytes = try await socket.receive().bytes

@@ -27,16 +27,22 @@ struct CommandsCommand: AsyncParsableCommand {
     @Flag(help: "Print NDJSON.")
     var json = false
 
+    @Option(help: DurationArgument.connectTimeoutHelp)
+    var connectTimeout = DurationArgument.defaultConnectTimeout
+
+    func validate() throws { try Address.validate(admin, flag: "--admin") }
+
     func run() async throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
+        let endpoint = Endpoint(url: admin, flag: "--admin", connectTimeout: connectTimeout.duration)
         var next = from
         let out = FileHandle.standardOutput
         while true {
             let ask = AdminRequest(command: "commands", from: next, limit: 10_000, waitMilliseconds: follow ? 1000 : 0)
-            let reply = try await request(admin, [UInt8](try encoder.encode(ask)))
+            let reply = try await endpoint.request([UInt8](try encoder.encode(ask)))
             if let error = try? JSONDecoder().decode(AdminError.self, from: Data(reply)) {
-                throw ValidationError(error.error)
+                throw RuntimeError(error.error)
             }
             let page = try JSONDecoder().decode(CommandsReply.self, from: Data(reply))
             if next < page.start {

@@ -48,3 +48,73 @@ enum FsyncArgument: String, ExpressibleByArgument, CaseIterable {
     case always, interval, never
     var policy: FsyncPolicy { FsyncPolicy(rawValue: rawValue)! }
 }
+
+/// A failure while a command runs (the command line was fine): printed as `error: ...` on
+/// standard error, without a usage line, and the process exits 1.
+struct RuntimeError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// nng addresses given on the command line, checked before anything starts.
+enum Address {
+    static let expected = "expected tcp://HOST:PORT, ipc:///path or inproc://name"
+
+    /// Schemes whose address is `HOST:PORT` (`ws` and `wss` may add a path).
+    private static let hostPortSchemes: Set<String> = [
+        "tcp", "tcp4", "tcp6", "tls+tcp", "tls+tcp4", "tls+tcp6", "ws", "ws4", "ws6", "wss", "wss4", "wss6",
+    ]
+    /// Schemes whose address is a path or a name.
+    private static let nameSchemes: Set<String> = ["ipc", "inproc", "abstract"]
+
+    /// Throws a ``ValidationError`` (a usage error) naming `flag`, the address and the form
+    /// expected. A listener may leave the host empty or write `*` (every interface); a dialer
+    /// must name a host and a port above 0.
+    static func validate(_ url: String, flag: String, listening: Bool = false) throws {
+        if let problem = problem(url, listening: listening) {
+            throw ValidationError("invalid address '\(url)' for \(flag): \(problem.isEmpty ? "" : problem + "; ")\(expected)")
+        }
+    }
+
+    /// Validates each `(flag, address)`.
+    static func validate(_ addresses: [(flag: String, url: String)], listening: Bool = false) throws {
+        for (flag, url) in addresses { try validate(url, flag: flag, listening: listening) }
+    }
+
+    /// What is wrong with `url` ("" when only its form is), or nil when it is fine.
+    static func problem(_ url: String, listening: Bool) -> String? {
+        guard let separator = url.range(of: "://") else { return "" }
+        let scheme = url[..<separator.lowerBound].lowercased()
+        let rest = url[separator.upperBound...]
+        if nameSchemes.contains(scheme) { return rest.isEmpty ? "\(scheme):// needs a path or name" : nil }
+        guard hostPortSchemes.contains(scheme) else { return "unknown scheme '\(scheme)'" }
+        let path = rest.firstIndex(of: "/")
+        if path != nil, scheme.hasPrefix("tcp") || scheme.hasPrefix("tls") { return "a tcp address has no path" }
+        let hostPort = rest[..<(path ?? rest.endIndex)]
+        let host: Substring
+        let port: Substring
+        if hostPort.hasPrefix("[") {
+            guard let close = hostPort.firstIndex(of: "]"), hostPort[hostPort.index(after: close)...].hasPrefix(":") else {
+                return "an IPv6 address is written [ADDRESS]:PORT"
+            }
+            host = hostPort[hostPort.index(after: hostPort.startIndex)..<close]
+            port = hostPort[hostPort.index(close, offsetBy: 2)...]
+        } else {
+            guard let colon = hostPort.lastIndex(of: ":") else { return "no port" }
+            host = hostPort[..<colon]
+            port = hostPort[hostPort.index(after: colon)...]
+        }
+        guard !port.isEmpty, port.allSatisfy(\.isASCII), port.allSatisfy(\.isNumber), let number = Int(port), number <= 65535,
+              listening || number > 0
+        else { return "the port must be a number from \(listening ? 0 : 1) to 65535" }
+        if host.isEmpty || host == "*" { return listening ? nil : "no host" }
+        return nil
+    }
+}
+
+/// `--connect-timeout` as clients share it.
+extension DurationArgument {
+    static let defaultConnectTimeout = DurationArgument(.seconds(10))
+    static let connectTimeoutHelp: ArgumentHelp =
+        "How long to wait for the coordinator to accept a connection before giving up (exit 1)."
+}

@@ -66,6 +66,7 @@ struct CoordinatorCommand: AsyncParsableCommand, HasOptionGroups {
         guard maxBuffered > 0 else { throw ValidationError("--max-buffered must be positive") }
         guard (1...4096).contains(segmentSize) else { throw ValidationError("--segment-size must be between 1 and 4096 (MiB)") }
         guard fsyncInterval.duration >= .milliseconds(1) else { throw ValidationError("--fsync-interval must be at least 1ms") }
+        try Address.validate([("--ingest", ingest), ("--publish", publish), ("--cluster", cluster), ("--admin", admin)], listening: true)
     }
 
     func run() async throws {
@@ -105,6 +106,8 @@ struct WorkerCommand: AsyncParsableCommand, HasOptionGroups {
     var leaveTimeout = DurationArgument(.seconds(5))
 
     @OptionGroup var logging: LoggingOptions
+
+    func validate() throws { try Address.validate(coordinator, flag: "--coordinator") }
 
     func run() async throws {
         let name = id ?? "\(ProcessInfo.processInfo.hostName)-\(ProcessInfo.processInfo.processIdentifier)"

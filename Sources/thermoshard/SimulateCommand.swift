@@ -22,11 +22,14 @@ struct SimulateCommand: AsyncParsableCommand {
     @Option(help: "The coordinator's ingest address.") var ingest = "tcp://127.0.0.1:7600"
     @Option(help: "The coordinator's publish address.") var publish = "tcp://127.0.0.1:7601"
     @Flag(help: "Print one JSON line of statistics per second instead of text.") var json = false
+    @Option(help: DurationArgument.connectTimeoutHelp)
+    var connectTimeout = DurationArgument.defaultConnectTimeout
 
     func validate() throws {
         guard sensors > 0 else { throw ValidationError("--sensors must be positive") }
         guard rate > 0, rate.isFinite else { throw ValidationError("--rate must be positive") }
         guard speed > 0, speed.isFinite else { throw ValidationError("--speed must be positive") }
+        try Address.validate([("--ingest", ingest), ("--publish", publish)])
     }
 
     func run() async throws {
@@ -35,10 +38,10 @@ struct SimulateCommand: AsyncParsableCommand {
         let subscriber = try Socket(.sub)
         defer { subscriber.close() }
         try subscriber.subscribe(to: [])
-        try subscriber.dial(publish)
+        try await Endpoint(url: publish, flag: "--publish", connectTimeout: connectTimeout.duration).connect(subscriber)
         let producer = try Socket(.req)
         defer { producer.close() }
-        try producer.dial(ingest)
+        try await Endpoint(url: ingest, flag: "--ingest", connectTimeout: connectTimeout.duration).connect(producer)
 
         let listener = Task {
             while !Task.isCancelled {

@@ -53,6 +53,11 @@ struct PartitionTableTests {
     /// Random joins, leaves, deaths and releases in quick succession: at every step each
     /// partition has at most one holder, epochs never go down, and once the churn stops and
     /// every release is confirmed the table is balanced with every partition owned.
+    ///
+    /// "Holder" is tracked from the directives, independently of the table: a worker holds a
+    /// partition from its `assign` until it confirms the release the table accepts, or until
+    /// it is dropped as dead (its later messages are fenced by the epoch). A partition assigned
+    /// anew while its previous holder is still releasing it would have two.
     @Test func churnConverges() async {
         await propertyCheck(count: 200, input: Gen.int(in: 1...80), Gen.int(in: 0...1_000_000)) { p, seed in
             var rng = SplitMix(seed: UInt64(seed))
@@ -61,24 +66,43 @@ struct PartitionTableTests {
             var nextName = 1
             var epochs = table.entries.map(\.epoch)
             var pending: [(Int, WorkerID, UInt64)] = []
+            var holders = Array(repeating: Set<WorkerID>(), count: p)
             func apply(_ directives: [PartitionTable.Directive]) {
-                for d in directives { if case .revoke(let p, let w, let e) = d { pending.append((p, w, e)) } }
+                for d in directives {
+                    switch d {
+                    case .revoke(let p, let w, let e): pending.append((p, w, e))
+                    case .assign(let p, let w, _): holders[p].insert(w)
+                    }
+                }
+            }
+            func release(_ p: Int, _ w: WorkerID, _ e: UInt64) {
+                if table.released(p, by: w, epoch: e) { holders[p].remove(w) }
+            }
+            func expectOneHolderAtMost(_ step: String) {
+                for partition in 0..<p {
+                    #expect(holders[partition].count <= 1, "partition \(partition) held by \(holders[partition].sorted()) after \(step)")
+                    #expect(holders[partition] == Set([table.entries[partition].holder].compactMap { $0 }),
+                            "partition \(partition): the table says \(String(describing: table.entries[partition].holder)), the directives \(holders[partition].sorted())")
+                }
             }
             apply(table.rebalance(active: active))
-            for _ in 0..<30 {
+            expectOneHolderAtMost("the first assignment")
+            for step in 0..<30 {
                 switch rng.next() % 4 {
                 case 0: active.append("w\(nextName)"); nextName += 1
                 case 1 where active.count > 1: active.remove(at: Int(rng.next() % UInt64(active.count)))
                 case 2 where active.count > 1:
                     let dead = active.remove(at: Int(rng.next() % UInt64(active.count)))
-                    _ = table.drop(dead)
+                    for partition in table.drop(dead) { holders[partition].remove(dead) }
+                    #expect(!holders.contains { $0.contains(dead) }, "drop(\(dead)) returns every partition it held")
                 default:
                     if !pending.isEmpty {
                         let (p, w, e) = pending.remove(at: Int(rng.next() % UInt64(pending.count)))
-                        _ = table.released(p, by: w, epoch: e)
+                        release(p, w, e)
                     }
                 }
                 apply(table.rebalance(active: active))
+                expectOneHolderAtMost("step \(step)")
                 let now = table.entries.map(\.epoch)
                 #expect(zip(epochs, now).allSatisfy { $0 <= $1 })
                 epochs = now
@@ -87,8 +111,9 @@ struct PartitionTableTests {
             var rounds = 0
             while !pending.isEmpty, rounds < 1000 {
                 let (p, w, e) = pending.removeFirst()
-                _ = table.released(p, by: w, epoch: e)
+                release(p, w, e)
                 apply(table.rebalance(active: active))
+                expectOneHolderAtMost("quiescing")
                 rounds += 1
             }
             let owners = (0..<p).map { table.owner(of: $0)?.worker }

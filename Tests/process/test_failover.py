@@ -1,6 +1,7 @@
 """Failover: SIGKILL, heartbeat timeout (SIGSTOP), and graceful leave (SIGTERM)."""
 import random
 import signal
+import socket
 import time
 
 from conftest import Feed, random_workload, reference_commands
@@ -90,10 +91,43 @@ def test_sigterm_worker_leaves_cleanly(cluster):
 
 
 def test_workers_may_start_before_the_coordinator(cluster):
-    cluster.start_worker("early")
-    time.sleep(0)  # no wait needed: the worker retries until the coordinator listens
+    """Workers started while no coordinator listens keep dialling (through a failed connection,
+    too); once the coordinator starts they register by themselves and process."""
+    names = ["early1", "early2"]
+    port = int(cluster.cluster_url.rsplit(":", 1)[1])
+    # Until the coordinator starts, a plain TCP listener holds its cluster address: each worker's
+    # dialler connecting to it proves the worker runs and is trying before the coordinator exists.
+    with socket.socket() as stand_in:
+        stand_in.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        stand_in.bind(("127.0.0.1", port))
+        stand_in.listen(8)
+        stand_in.settimeout(30)
+        for name in names:
+            cluster.start_worker(name)
+        # A dialler has one connection at a time: two held connections are two workers.
+        connections = [stand_in.accept()[0] for _ in names]
+        assert all(cluster.workers[name].poll() is None for name in names)
+        # Answer with bytes that are not an SP header: each worker drops the connection (and
+        # must dial again).
+        for connection in connections:
+            with connection:
+                connection.settimeout(30)
+                connection.sendall(b"HTTP/1.0")
+                while connection.recv(64):
+                    pass
     cluster.start_coordinator()
-    cluster.wait(lambda s: cluster.balanced(s, ["early"]), what="the early worker registers")
+
+    def registered(status):
+        dead = [name for name in names if cluster.workers[name].poll() is not None]
+        assert not dead, f"{dead} exited instead of waiting for the coordinator"
+        return cluster.balanced(status, names)
+
+    status = cluster.wait(registered, what="the early workers register")
+    assert status["counters"]["workers_lost"] == 0
+    feed = Feed(cluster, prefix=b"8 ").connect()
+    cluster.send_all([{"sensor": 8, "desired": 20, "up": 1, "down": 1}, {"sensor": 8, "temperature": 10}])
+    feed.drain_until(lambda f: f.commands[8] == [0])
+    feed.close()
 
 
 def test_coordinator_restart_keeps_checkpointed_settings(cluster):
