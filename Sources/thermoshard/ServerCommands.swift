@@ -51,6 +51,24 @@ struct CoordinatorCommand: AsyncParsableCommand, HasOptionGroups {
     @Option(help: "Ingest journal segment size in MiB (old segments are removed once checkpoints cover them).")
     var segmentSize = 64
 
+    @Option(help: "Open connections allowed on the ingest socket; more are closed as they arrive (all connection limits are scaled down at start to fit the file descriptor limit).")
+    var maxIngestConnections = 1024
+
+    @Option(help: "Open connections allowed on the publish (PUB) socket.")
+    var maxSubscriberConnections = 1024
+
+    @Option(help: "Open connections allowed on the cluster socket (workers).")
+    var maxClusterConnections = 256
+
+    @Option(help: "Open connections allowed on the admin socket.")
+    var maxAdminConnections = 128
+
+    @Option(help: "Close a connection that sends no complete request this long after it opens (ingest, cluster, admin).")
+    var silentConnectionTimeout = DurationArgument(.seconds(5))
+
+    @Option(help: "Close a connection that sends nothing for this long (ingest, cluster, admin); nng clients reconnect by themselves.")
+    var idleConnectionTimeout = DurationArgument(.seconds(120))
+
     @OptionGroup var logging: LoggingOptions
 
     func validate() throws {
@@ -65,6 +83,14 @@ struct CoordinatorCommand: AsyncParsableCommand, HasOptionGroups {
         }
         guard maxBuffered > 0 else { throw ValidationError("--max-buffered must be positive") }
         guard (1...4096).contains(segmentSize) else { throw ValidationError("--segment-size must be between 1 and 4096 (MiB)") }
+        for (flag, value) in [("--max-ingest-connections", maxIngestConnections), ("--max-subscriber-connections", maxSubscriberConnections),
+                              ("--max-cluster-connections", maxClusterConnections), ("--max-admin-connections", maxAdminConnections)] {
+            guard (1...1_000_000).contains(value) else { throw ValidationError("\(flag) must be between 1 and 1000000") }
+        }
+        guard silentConnectionTimeout.duration >= .milliseconds(100) else { throw ValidationError("--silent-connection-timeout must be at least 100ms") }
+        guard idleConnectionTimeout.duration >= heartbeatTimeout.duration else {
+            throw ValidationError("--idle-connection-timeout must be at least --heartbeat-timeout (a worker polls more often than that)")
+        }
         guard fsyncInterval.duration >= .milliseconds(1) else { throw ValidationError("--fsync-interval must be at least 1ms") }
         try Address.validate([("--ingest", ingest), ("--publish", publish), ("--cluster", cluster), ("--admin", admin)], listening: true)
     }
@@ -84,6 +110,10 @@ struct CoordinatorCommand: AsyncParsableCommand, HasOptionGroups {
         configuration.fsync = fsync.policy
         configuration.fsyncInterval = fsyncInterval.duration
         configuration.segmentBytes = segmentSize << 20
+        configuration.maxConnections = .init(ingest: maxIngestConnections, publish: maxSubscriberConnections,
+                                             cluster: maxClusterConnections, admin: maxAdminConnections)
+        configuration.silentConnectionTimeout = silentConnectionTimeout.duration
+        configuration.idleConnectionTimeout = idleConnectionTimeout.duration
         try await runService(CoordinatorService(configuration: configuration, logger: logger), logger: logger)
     }
 }
