@@ -114,9 +114,12 @@ actor Coordinator {
 
     /// Appends a decoded request's valid items to their partitions' logs and the journal, and
     /// returns the encoded reply once they are on disk. A retry of an idempotent producer's
-    /// last request gets the first reply and appends nothing.
+    /// last request gets the first reply and appends nothing. A refusal (with its code,
+    /// docs/protocol.md) appends nothing.
     func ingest(_ request: IngestRequest) async -> [UInt8] {
-        guard running, failure == nil else { return IngestReply.refused("coordinator is shutting down; retry").encode() }
+        guard running, failure == nil else {
+            return IngestReply.refused("coordinator is shutting down; retry", code: .shuttingDown).encode()
+        }
         if let producer = request.producer, let seq = request.seq {
             switch producers.verdict(producer: producer, seq: seq) {
             case .new:
@@ -124,19 +127,20 @@ actor Coordinator {
             case .retry(let reply):
                 counters.duplicateRequests += 1
                 if let batch = producerBatch[producer], let error = await written(batch) {
-                    return IngestReply.refused(error).encode()
+                    return IngestReply.refused(error, code: .storageFailure).encode()
                 }
                 return reply
             case .stale(let last):
                 counters.rejectedRequests += 1
-                return IngestReply.refused("stale request: producer '\(producer)' already sent seq \(last), this is seq \(seq)").encode()
+                return IngestReply.refused(
+                    "stale request: producer '\(producer)' already sent seq \(last), this is seq \(seq)", code: .stale).encode()
             }
         }
         counters.rejected += UInt64(request.rejected.count)
         if buffered + request.items.count > configuration.maxBufferedItems {
             counters.rejectedRequests += 1
             limiter.warning(logger, "overloaded", "refusing ingest: \(buffered) items wait for workers")
-            return IngestReply.refused("overloaded: \(buffered) items are waiting for workers; retry later").encode()
+            return IngestReply.refused("overloaded: \(buffered) items are waiting for workers; retry later", code: .overloaded).encode()
         }
         // Runs of consecutive offsets per partition, in first-touched order.
         var runIndex: [Int: Int] = [:]
@@ -166,7 +170,7 @@ actor Coordinator {
         }
         let batch = batchNumber
         flush()
-        if let error = await written(batch) { return IngestReply.refused(error).encode() }
+        if let error = await written(batch) { return IngestReply.refused(error, code: .storageFailure).encode() }
         return reply
     }
 

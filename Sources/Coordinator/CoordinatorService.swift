@@ -130,14 +130,14 @@ public struct CoordinatorService: Service {
             if bytes.count > limit {
                 let reason = "request of \(bytes.count) bytes exceeds the limit of \(limit) bytes; split it"
                 await coordinator.countRejectedRequest(reason)
-                reply = IngestReply.refused(reason).encode()
+                reply = IngestReply.refused(reason, code: .tooLarge).encode()
             } else {
                 switch IngestDecoder.decode(bytes) {
                 case .success(let request):
                     reply = await coordinator.ingest(request)
                 case .failure(let error):
                     await coordinator.countRejectedRequest(error.description)
-                    reply = IngestReply.refused(error.description).encode()
+                    reply = IngestReply.refused(error.description, code: error.code).encode()
                 }
             }
             do {

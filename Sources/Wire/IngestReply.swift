@@ -1,13 +1,63 @@
+/// Why a request was refused, for programs: a stable word (docs/protocol.md lists them all)
+/// and whether sending the same request again later may succeed. Ingest replies and admin
+/// errors carry it next to their human-readable `error`; a client decides on retries by it,
+/// never by the text.
+public struct RefusalCode: Sendable, Hashable, RawRepresentable, Codable, CustomStringConvertible {
+    public let rawValue: String
+    public init(rawValue: String) { self.rawValue = rawValue }
+    public init(_ rawValue: String) { self.rawValue = rawValue }
+
+    /// Too many items wait for workers (backpressure). Nothing was appended; retry later.
+    public static let overloaded = RefusalCode("overloaded")
+    /// The producer table is full of producers heard too recently to be forgotten, so a new
+    /// producer (or a bigger entry) cannot be remembered. Nothing was appended; retry later.
+    public static let tooManyProducers = RefusalCode("too_many_producers")
+    /// The coordinator is stopping. Nothing was appended; retry (against its restart).
+    public static let shuttingDown = RefusalCode("shutting_down")
+    /// A seq below the producer's last one. Nothing was appended; never succeeds.
+    public static let stale = RefusalCode("stale")
+    /// Not a request: not JSON, a bad envelope or binary batch, too deep. Nothing was appended.
+    public static let invalid = RefusalCode("invalid")
+    /// Over a size limit: bytes per request, items per request, the journal's record limit.
+    /// Nothing was appended; split the request.
+    public static let tooLarge = RefusalCode("too_large")
+    /// The disk failed and the coordinator stops. The request may or may not be in the
+    /// journal (as with a lost reply): an idempotent producer sends it again once the
+    /// coordinator is back; anyone else cannot know.
+    public static let storageFailure = RefusalCode("storage_failure")
+    /// Admin: no such command.
+    public static let unknownCommand = RefusalCode("unknown_command")
+    /// Admin: no such worker.
+    public static let notFound = RefusalCode("not_found")
+
+    /// Whether the same request, sent again later, may succeed: true only where nothing of it
+    /// was appended and the cause passes (load, a full producer table, a restart).
+    public var retryable: Bool {
+        self == .overloaded || self == .tooManyProducers || self == .shuttingDown
+    }
+
+    public var description: String { rawValue }
+
+    public init(from decoder: any Decoder) throws {
+        rawValue = try decoder.singleValueContainer().decode(String.self)
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(rawValue)
+    }
+}
+
 /// The reply to an ingest request, JSON for JSON and binary requests alike (docs/protocol.md):
 ///
 /// ```json
 /// {"accepted":2,"rejected":[{"index":1,"error":"sensor must be an unsigned 64-bit integer..."}]}
-/// {"accepted":0,"error":"not JSON: expected a value, found the end at byte 0"}
+/// {"accepted":0,"error":"not JSON: expected a value, found the end at byte 0","code":"invalid","retryable":false}
 /// ```
 ///
 /// `rejected` is always present when the request was not refused whole (possibly `[]`); a
-/// request refused whole has `error` instead. Readers must ignore members they do not know:
-/// more may be added (e.g. offsets).
+/// request refused whole has `error`, `code` and `retryable` instead. Readers must ignore
+/// members they do not know: more may be added (e.g. offsets).
 public struct IngestReply: Sendable, Hashable {
     /// How many items were accepted (appended to the partition logs).
     public var accepted: Int
@@ -15,16 +65,30 @@ public struct IngestReply: Sendable, Hashable {
     public var rejected: [Rejection]
     /// Why the whole request was refused, or nil.
     public var error: String?
-
-    public init(accepted: Int, rejected: [Rejection] = [], error: String? = nil) {
+    /// The refusal's code; set with `error`.
+    public var code: RefusalCode?
+    /// Whether the same request sent again later may succeed; false unless refused.
+    public var retryable: Bool
+    public init(accepted: Int, rejected: [Rejection] = [], error: String? = nil, code: RefusalCode? = nil) {
         self.accepted = accepted
         self.rejected = rejected
         self.error = error
+        self.code = code
+        self.retryable = code?.retryable ?? false
     }
 
     /// A reply refusing a whole request.
-    public static func refused(_ error: String) -> IngestReply {
-        IngestReply(accepted: 0, rejected: [], error: error)
+    public static func refused(_ error: String, code: RefusalCode) -> IngestReply {
+        IngestReply(accepted: 0, rejected: [], error: error, code: code)
+    }
+
+    static func write(_ rejection: Rejection, into json: inout JSONWriter) {
+        json.beginObject()
+        json.key("index")
+        json.value(rejection.index)
+        json.key("error")
+        json.value(rejection.error)
+        json.endObject()
     }
 
     public func encode() -> [UInt8] {
@@ -35,19 +99,18 @@ public struct IngestReply: Sendable, Hashable {
         if error == nil || !rejected.isEmpty {
             json.key("rejected")
             json.beginArray()
-            for rejection in rejected {
-                json.beginObject()
-                json.key("index")
-                json.value(rejection.index)
-                json.key("error")
-                json.value(rejection.error)
-                json.endObject()
-            }
+            for rejection in rejected { Self.write(rejection, into: &json) }
             json.endArray()
         }
         if let error {
             json.key("error")
             json.value(error)
+        }
+        if let code {
+            json.key("code")
+            json.value(code.rawValue)
+            json.key("retryable")
+            json.value(retryable)
         }
         json.endObject()
         return json.bytes
@@ -66,6 +129,8 @@ public struct IngestReply: Sendable, Hashable {
         var accepted: Int?
         var rejected: [Rejection] = []
         var error: String?
+        var code: RefusalCode?
+        var retryable: Bool?
         for (name, value) in members {
             switch name {
             case "accepted":
@@ -89,11 +154,24 @@ public struct IngestReply: Sendable, Hashable {
                 case .null: error = nil
                 default: throw bad("error must be a string")
                 }
+            case "code":
+                switch value {
+                case .string(let word): code = RefusalCode(word)
+                case .null: code = nil
+                default: throw bad("code must be a string")
+                }
+            case "retryable":
+                guard case .bool(let flag) = value else { throw bad("retryable must be a boolean") }
+                retryable = flag
             default:
                 continue
             }
         }
         guard let accepted else { throw bad("accepted is missing") }
-        return IngestReply(accepted: accepted, rejected: rejected, error: error)
+        var reply = IngestReply(accepted: accepted, rejected: rejected, error: error, code: code)
+        // The sender's word on retrying wins over this build's table (it may know codes this
+        // build does not).
+        if let retryable { reply.retryable = retryable }
+        return reply
     }
 }

@@ -20,6 +20,26 @@ func request(_ url: String, _ bytes: [UInt8], timeout: Duration = .seconds(5)) a
     }
 }
 
+/// Sends an ingest request and returns its reply, sending the same bytes again (after a
+/// pause that doubles up to a second) while the coordinator refuses them with a retryable code
+/// (overloaded, too many producers, shutting down), at most `attempts` times in all.
+func sendIngest(_ url: String, _ body: [UInt8], attempts: Int = 30) async throws -> IngestReply {
+    var pause = Duration.milliseconds(10)
+    var attempt = 1
+    while true {
+        let reply = try IngestReply.decode(try await request(url, body))
+        guard reply.error != nil, reply.retryable, attempt < attempts else { return reply }
+        try await Task.sleep(for: pause)
+        pause = min(pause * 2, .seconds(1))
+        attempt += 1
+    }
+}
+
+extension IngestReply {
+    /// The refusal for a person: its code and text.
+    var refusal: String? { error.map { "refused (\(code?.rawValue ?? "no code")): \($0)" } }
+}
+
 struct StatusCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "status", abstract: "Show workers, partitions and counters.")
 
@@ -142,8 +162,9 @@ struct SetCommand: AsyncParsableCommand {
         }
         var batch = BinaryBatchEncoder()
         batch.append(.setting(sensor: sensor, setting))
-        let reply = try IngestReply.decode(try await request(ingest, batch.finish()))
-        if let error = reply.error ?? reply.rejected.first?.error { throw ValidationError("refused: \(error)") }
+        let reply = try await sendIngest(ingest, batch.finish())
+        if let refusal = reply.refusal { throw ValidationError(refusal) }
+        if let rejection = reply.rejected.first { throw ValidationError("rejected: \(rejection.error)") }
         print("accepted")
     }
 }
@@ -201,9 +222,9 @@ struct SendTally {
     mutating func send(_ lines: [(number: Int, json: String)], to ingest: String) async throws {
         guard !lines.isEmpty else { return }
         let body = "[" + lines.map(\.json).joined(separator: ",") + "]"
-        let reply = try IngestReply.decode(try await request(ingest, Array(body.utf8)))
-        if let error = reply.error {
-            FileHandle.standardError.write(Data("lines \(lines[0].number)-\(lines[lines.count - 1].number): \(error)\n".utf8))
+        let reply = try await sendIngest(ingest, Array(body.utf8))
+        if let refusal = reply.refusal {
+            FileHandle.standardError.write(Data("lines \(lines[0].number)-\(lines[lines.count - 1].number): \(refusal)\n".utf8))
             rejected += lines.count
         }
         for rejection in reply.rejected where lines.indices.contains(rejection.index) {
