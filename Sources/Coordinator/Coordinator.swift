@@ -136,7 +136,6 @@ actor Coordinator {
                     "stale request: producer '\(producer)' already sent seq \(last), this is seq \(seq)", code: .stale).encode()
             }
         }
-        counters.rejected += UInt64(request.rejected.count)
         if buffered + request.items.count > configuration.maxBufferedItems {
             counters.rejectedRequests += 1
             limiter.warning(logger, "overloaded", "refusing ingest: \(buffered) items wait for workers")
@@ -153,16 +152,25 @@ actor Coordinator {
                 runIndex[partition] = runs.count
                 runs.append(JournalRecord.Run(partition: UInt32(partition), firstOffset: logs[partition].head, items: [item]))
             }
-            logs[partition].append(item)
         }
+        let reply = IngestReply(accepted: request.items.count, rejected: request.rejected, error: nil).encode()
+        do {
+            try JournalRecord.items(.init(producer: request.producer, seq: request.seq ?? 0, reply: request.producer == nil ? [] : reply, runs: runs))
+                .encode(into: &pending.journal)
+        } catch {
+            counters.rejectedRequests += 1
+            limiter.warning(logger, "record-too-large", "refused ingest request: \(error)")
+            return IngestReply.refused("request refused: \(error)", code: .tooLarge).encode()
+        }
+        // Nothing refuses it from here on.
         for run in runs {
-            pending.journalEnds[run.partition] = logs[Int(run.partition)].head
+            let partition = Int(run.partition)
+            for item in run.items { logs[partition].append(item) }
+            pending.journalEnds[run.partition] = logs[partition].head
         }
         buffered += request.items.count
         counters.accepted += UInt64(request.items.count)
-        let reply = IngestReply(accepted: request.items.count, rejected: request.rejected, error: nil).encode()
-        JournalRecord.items(.init(producer: request.producer, seq: request.seq ?? 0, reply: request.producer == nil ? [] : reply, runs: runs))
-            .encode(into: &pending.journal)
+        counters.rejected += UInt64(request.rejected.count)
         if let producer = request.producer, let seq = request.seq {
             producers.record(producer: producer, seq: seq, reply: reply)
             producerBatch[producer] = batchNumber
