@@ -114,7 +114,7 @@ actor Coordinator {
 
     /// Appends a decoded request's valid items to their partitions' logs and the journal, and
     /// returns the encoded reply once they are on disk. A retry of an idempotent producer's
-    /// last request gets the first reply and appends nothing. A refusal (with its code,
+    /// last request gets the kept reply and appends nothing. A refusal (with its code,
     /// docs/protocol.md) appends nothing.
     func ingest(_ request: IngestRequest) async -> [UInt8] {
         guard running, failure == nil else {
@@ -141,6 +141,18 @@ actor Coordinator {
             limiter.warning(logger, "overloaded", "refusing ingest: \(buffered) items wait for workers")
             return IngestReply.refused("overloaded: \(buffered) items are waiting for workers; retry later", code: .overloaded).encode()
         }
+        let now = clock.now()
+        let reply = IngestReply(accepted: request.items.count, rejected: request.rejected)
+        let encoded = reply.encode()
+        // What a retry will get: the reply itself, or its counts and first rejections if long.
+        let kept = request.producer == nil ? [] : reply.retained(encoded: encoded)
+        if let producer = request.producer, !producers.admits(producer: producer, replyBytes: kept.count, now: now) {
+            counters.rejectedRequests += 1
+            limiter.warning(logger, "producers-full", "refusing ingest from new producers: the producer table is full (\(producers.count) producers)")
+            return IngestReply.refused(
+                "too many producers: the table of idempotent producers is full (\(producers.count) producers, \(producers.bytes) bytes), and none has been silent long enough to be forgotten; retry later",
+                code: .tooManyProducers).encode()
+        }
         // Runs of consecutive offsets per partition, in first-touched order.
         var runIndex: [Int: Int] = [:]
         var runs: [JournalRecord.Run] = []
@@ -153,9 +165,8 @@ actor Coordinator {
                 runs.append(JournalRecord.Run(partition: UInt32(partition), firstOffset: logs[partition].head, items: [item]))
             }
         }
-        let reply = IngestReply(accepted: request.items.count, rejected: request.rejected, error: nil).encode()
         do {
-            try JournalRecord.items(.init(producer: request.producer, seq: request.seq ?? 0, reply: request.producer == nil ? [] : reply, runs: runs))
+            try JournalRecord.items(.init(producer: request.producer, seq: request.seq ?? 0, reply: kept, runs: runs))
                 .encode(into: &pending.journal)
         } catch {
             counters.rejectedRequests += 1
@@ -172,14 +183,15 @@ actor Coordinator {
         counters.accepted += UInt64(request.items.count)
         counters.rejected += UInt64(request.rejected.count)
         if let producer = request.producer, let seq = request.seq {
-            producers.record(producer: producer, seq: seq, reply: reply)
+            let outcome = producers.record(producer: producer, seq: seq, reply: kept, now: now)
+            assert(outcome == .recorded, "the producer table refused what it admitted")
             producerBatch[producer] = batchNumber
-            pending.producerUpdates.append(.init(producer: producer, seq: seq, reply: reply))
+            pending.producerUpdates.append(.init(producer: producer, seq: seq, reply: kept))
         }
         let batch = batchNumber
         flush()
         if let error = await written(batch) { return IngestReply.refused(error, code: .storageFailure).encode() }
-        return reply
+        return encoded
     }
 
     // MARK: - Group commit

@@ -9,9 +9,10 @@ import Wire
 /// makes a producer's retry safe). Each partition's log is the subsequence of runs with its
 /// number; offsets count per partition.
 ///
-/// Each segment opens with the producer table and starts a new file once the records after
-/// that table reach `segmentBytes`, or the table's own size if larger: a big table is rewritten
-/// at most once per as many bytes of requests, never on every append.
+/// Each segment opens with the producer table (at most ``ProducerTable/defaultByteLimit`` plus a
+/// few bytes) and starts a new file once the records after that table reach `segmentBytes`, or
+/// the table's own size if larger: a big table is rewritten at most once per as many bytes of
+/// requests, never on every append.
 ///
 /// Retention: a segment is removed once every partition's items in it lie below the offset
 /// that partition's recovery starts from (the older of its two newest checkpoints), so disk use
@@ -147,7 +148,7 @@ public final class IngestJournal {
 
     /// Starts a new segment that opens with the producer table.
     private func roll() throws(StorageError) {
-        let record = JournalRecord.producers(producers.entries.map { JournalRecord.ProducerSnapshot(producer: $0.key, seq: $0.value.seq, reply: $0.value.reply) })
+        let record = JournalRecord.producers(producers.snapshot())
         var writer = ByteWriter(capacity: record.payloadSize + RecordFraming.headerSize)
         try record.encode(into: &writer)
         try active?.sync()

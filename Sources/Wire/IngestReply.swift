@@ -53,15 +53,19 @@ public struct RefusalCode: Sendable, Hashable, RawRepresentable, Codable, Custom
 /// ```json
 /// {"accepted":2,"rejected":[{"index":1,"error":"sensor must be an unsigned 64-bit integer..."}]}
 /// {"accepted":0,"error":"not JSON: expected a value, found the end at byte 0","code":"invalid","retryable":false}
+/// {"accepted":10,"rejected":[{"index":10,"error":"..."}],"rejected_total":99990,"truncated":true}
 /// ```
 ///
 /// `rejected` is always present when the request was not refused whole (possibly `[]`); a
-/// request refused whole has `error`, `code` and `retryable` instead. Readers must ignore
-/// members they do not know: more may be added (e.g. offsets).
+/// request refused whole has `error`, `code` and `retryable` instead. The third form is the
+/// reply kept for an idempotent producer's retry when the first one was too big to keep
+/// (``retained(encoded:maxBytes:)``). Readers must ignore members they do not know: more may
+/// be added (e.g. offsets).
 public struct IngestReply: Sendable, Hashable {
     /// How many items were accepted (appended to the partition logs).
     public var accepted: Int
-    /// Every rejected item, by index in the request, with a reason.
+    /// Every rejected item, by index in the request, with a reason (the first few only when
+    /// `rejectedTotal` is set).
     public var rejected: [Rejection]
     /// Why the whole request was refused, or nil.
     public var error: String?
@@ -69,17 +73,76 @@ public struct IngestReply: Sendable, Hashable {
     public var code: RefusalCode?
     /// Whether the same request sent again later may succeed; false unless refused.
     public var retryable: Bool
-    public init(accepted: Int, rejected: [Rejection] = [], error: String? = nil, code: RefusalCode? = nil) {
+    /// Set when `rejected` is not complete (the first entries only, reasons cut): how many
+    /// items were rejected in all.
+    public var rejectedTotal: Int?
+
+    /// The most a reply kept for a retry takes, encoded.
+    public static let retainedBytes = 1024
+    /// The longest rejection reason a kept reply holds, in UTF-8 bytes (longer ones are cut
+    /// and end in "...").
+    public static let retainedReasonBytes = 100
+
+    public init(accepted: Int, rejected: [Rejection] = [], error: String? = nil, code: RefusalCode? = nil, rejectedTotal: Int? = nil) {
         self.accepted = accepted
         self.rejected = rejected
         self.error = error
         self.code = code
         self.retryable = code?.retryable ?? false
+        self.rejectedTotal = rejectedTotal
     }
 
     /// A reply refusing a whole request.
     public static func refused(_ error: String, code: RefusalCode) -> IngestReply {
         IngestReply(accepted: 0, rejected: [], error: error, code: code)
+    }
+
+    /// Whether `rejected` lists only the first rejections.
+    public var truncated: Bool { rejectedTotal != nil }
+
+    /// This reply as it is kept for a retry, at most `maxBytes` encoded: `encoded` (this
+    /// reply's encoding) itself when it fits, so that a retry gets the first reply word for
+    /// word; otherwise the same counts with as many of the first rejections as fit, their
+    /// reasons cut to ``retainedReasonBytes``, and `rejected_total`/`truncated` saying so.
+    public func retained(encoded: [UInt8], maxBytes: Int = IngestReply.retainedBytes) -> [UInt8] {
+        if encoded.count <= maxBytes { return encoded }
+        var kept = self
+        kept.rejected = []
+        kept.rejectedTotal = rejectedTotal ?? rejected.count
+        kept.error = error.map { Self.shortened($0, to: Self.retainedReasonBytes) }
+        var budget = maxBytes - kept.encode().count
+        for rejection in rejected {
+            let cut = Rejection(index: rejection.index, error: Self.shortened(rejection.error, to: Self.retainedReasonBytes))
+            var one = JSONWriter(capacity: 160)
+            Self.write(cut, into: &one)
+            let size = one.bytes.count + (kept.rejected.isEmpty ? 0 : 1)
+            guard size <= budget else { break }
+            kept.rejected.append(cut)
+            budget -= size
+        }
+        return kept.encode()
+    }
+
+    /// An encoded reply as it is kept for a retry (see ``retained(encoded:maxBytes:)``); nil
+    /// if it is too big and not a reply at all.
+    public static func retainedEncoding(of encoded: [UInt8], maxBytes: Int = IngestReply.retainedBytes) -> [UInt8]? {
+        if encoded.count <= maxBytes { return encoded }
+        guard let reply = try? decode(encoded) else { return nil }
+        return reply.retained(encoded: encoded, maxBytes: maxBytes)
+    }
+
+    /// `text` cut to at most `limit` UTF-8 bytes at a character boundary, ending in "...".
+    static func shortened(_ text: String, to limit: Int) -> String {
+        guard text.utf8.count > limit else { return text }
+        var kept = ""
+        var bytes = 3
+        for scalar in text.unicodeScalars {
+            let size = String(scalar).utf8.count
+            guard bytes + size <= limit else { break }
+            kept.unicodeScalars.append(scalar)
+            bytes += size
+        }
+        return kept + "..."
     }
 
     static func write(_ rejection: Rejection, into json: inout JSONWriter) {
@@ -101,6 +164,12 @@ public struct IngestReply: Sendable, Hashable {
             json.beginArray()
             for rejection in rejected { Self.write(rejection, into: &json) }
             json.endArray()
+        }
+        if let rejectedTotal {
+            json.key("rejected_total")
+            json.value(rejectedTotal)
+            json.key("truncated")
+            json.value(true)
         }
         if let error {
             json.key("error")
@@ -131,6 +200,7 @@ public struct IngestReply: Sendable, Hashable {
         var error: String?
         var code: RefusalCode?
         var retryable: Bool?
+        var rejectedTotal: Int?
         for (name, value) in members {
             switch name {
             case "accepted":
@@ -163,12 +233,17 @@ public struct IngestReply: Sendable, Hashable {
             case "retryable":
                 guard case .bool(let flag) = value else { throw bad("retryable must be a boolean") }
                 retryable = flag
+            case "rejected_total":
+                guard case .number(let number) = value, let count = number.uint64.flatMap(Int.init(exactly:)) else {
+                    throw bad("rejected_total must be a non-negative integer")
+                }
+                rejectedTotal = count
             default:
                 continue
             }
         }
         guard let accepted else { throw bad("accepted is missing") }
-        var reply = IngestReply(accepted: accepted, rejected: rejected, error: error, code: code)
+        var reply = IngestReply(accepted: accepted, rejected: rejected, error: error, code: code, rejectedTotal: rejectedTotal)
         // The sender's word on retrying wins over this build's table (it may know codes this
         // build does not).
         if let retryable { reply.retryable = retryable }

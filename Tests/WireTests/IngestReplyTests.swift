@@ -14,6 +14,8 @@ struct IngestReplyTests {
         #expect(text(.refused("overloaded: 9 items are waiting", code: .overloaded))
             == #"{"accepted":0,"error":"overloaded: 9 items are waiting","code":"overloaded","retryable":true}"#)
         #expect(text(.refused("say \"hi\"\n", code: .stale)) == #"{"accepted":0,"error":"say \"hi\"\n","code":"stale","retryable":false}"#)
+        #expect(text(IngestReply(accepted: 1, rejected: [Rejection(index: 1, error: "x")], rejectedTotal: 5))
+            == #"{"accepted":1,"rejected":[{"index":1,"error":"x"}],"rejected_total":5,"truncated":true}"#)
     }
 
     @Test func roundTrip() throws {
@@ -28,7 +30,8 @@ struct IngestReplyTests {
             let reply = IngestReply(
                 accepted: Int(rng.next() % 100_001), rejected: rejected,
                 error: refused ? reasons[Int(rng.next() % UInt64(reasons.count))] : nil,
-                code: refused ? codes[Int(rng.next() % UInt64(codes.count))] : nil)
+                code: refused ? codes[Int(rng.next() % UInt64(codes.count))] : nil,
+                rejectedTotal: rng.next() % 4 == 0 ? rejected.count + Int(rng.next() % 100) : nil)
             #expect(try IngestReply.decode(reply.encode()) == reply)
         }
     }
@@ -57,6 +60,7 @@ struct IngestReplyTests {
         (#"{"accepted":0,"error":5}"#, "invalid ingest reply: error must be a string"),
         (#"{"accepted":0,"error":"x","code":5}"#, "invalid ingest reply: code must be a string"),
         (#"{"accepted":0,"error":"x","code":"stale","retryable":"no"}"#, "invalid ingest reply: retryable must be a boolean"),
+        (#"{"accepted":0,"rejected":[],"rejected_total":-2}"#, "invalid ingest reply: rejected_total must be a non-negative integer"),
     ])
     func decodingErrors(input: String, message: String) {
         do {
@@ -73,6 +77,36 @@ struct IngestReplyTests {
         for code in retryable { #expect(code.retryable, "\(code)") }
         for code in final { #expect(!code.retryable, "\(code)") }
         #expect(Set((retryable + final).map(\.rawValue)).count == retryable.count + final.count)
+    }
+
+    /// A reply that fits in the kept size is kept word for word; a longer one keeps the counts
+    /// and as many of the first rejections as fit, each reason cut, and says so.
+    @Test func keptRepliesAreTheReplyOrItsBoundedForm() throws {
+        let small = IngestReply(accepted: 2, rejected: [Rejection(index: 1, error: "sensor is missing")])
+        #expect(small.retained(encoded: small.encode()) == small.encode())
+
+        let reason = "unknown field '" + String(repeating: "é", count: 80) + "'"
+        let big = IngestReply(accepted: 10, rejected: (0..<99_990).map { Rejection(index: 10 + $0, error: reason) })
+        let kept = big.retained(encoded: big.encode())
+        #expect(kept.count <= IngestReply.retainedBytes)
+        let decoded = try IngestReply.decode(kept)
+        #expect(decoded.accepted == 10)
+        #expect(decoded.rejectedTotal == 99_990 && decoded.truncated)
+        #expect(!decoded.rejected.isEmpty)
+        #expect(decoded.rejected.map(\.index) == Array(10..<(10 + decoded.rejected.count)))
+        for rejection in decoded.rejected {
+            #expect(rejection.error.utf8.count <= IngestReply.retainedReasonBytes)
+            #expect(rejection.error.hasPrefix("unknown field 'é") && rejection.error.hasSuffix("..."))
+        }
+        // Reasons of control characters grow sixfold when escaped: still within the bound.
+        let control = IngestReply(accepted: 0, rejected: (0..<50).map { Rejection(index: $0, error: String(repeating: "\u{1}", count: 500)) })
+        let keptControl = control.retained(encoded: control.encode())
+        #expect(keptControl.count <= IngestReply.retainedBytes)
+        #expect(try IngestReply.decode(keptControl).rejectedTotal == 50)
+        // Keeping an already kept reply changes nothing.
+        #expect(IngestReply.retainedEncoding(of: kept) == kept)
+        #expect(IngestReply.retainedEncoding(of: big.encode()) == kept)
+        #expect(IngestReply.retainedEncoding(of: [UInt8](repeating: 0x20, count: 5000)) == nil)
     }
 
     @Test func adminErrorsCarryACode() throws {

@@ -1,6 +1,8 @@
-"""Limits and refusals: every refusal carries a stable code and a retryable flag, and clients
-retry by it."""
+"""Limits and refusals: every refusal carries a stable code and a retryable flag; the
+idempotent-producer table stays bounded, and at its limit it survives a coordinator crash with
+every acknowledged item while retries are answered, not appended twice."""
 import json
+import re
 import struct
 import subprocess
 
@@ -100,3 +102,118 @@ def test_send_retries_while_overloaded_and_goes_on_once_workers_catch_up(cluster
     assert send.returncode == 0, (out, err)
     assert out.strip() == "accepted 40, rejected 0", (out, err)
     assert total_head(cluster.status()) == 140
+
+
+LONG_FIELD = "f" * 70  # an item with this unknown field is rejected with an ~85-byte reason
+
+
+def fill_request(i, seq=1):
+    """A producer with the longest ID whose request holds one valid item and twelve rejected
+    ones: its kept reply is near the 1 KiB a kept reply may take."""
+    producer = f"fill-{i:06d}-".ljust(256, "x")
+    items = [{"sensor": 1_000_000 + i, "temperature": 20.0}] + [{"sensor": i, LONG_FIELD: 1}] * 12
+    return producer, envelope(producer, seq, items)
+
+
+def check_kept(kept, first):
+    """A retry's reply: the first one word for word, or its counts and first rejections."""
+    if kept == first:
+        return
+    assert len(kept) <= 1024
+    kept, first = json.loads(kept), json.loads(first)
+    assert kept["accepted"] == first["accepted"]
+    assert kept["truncated"] is True and kept["rejected_total"] == len(first["rejected"])
+    assert 0 < len(kept["rejected"]) < len(first["rejected"])
+    for mine, theirs in zip(kept["rejected"], first["rejected"]):
+        assert mine["index"] == theirs["index"]
+        assert mine["error"] == theirs["error"] or (mine["error"].endswith("...") and theirs["error"].startswith(mine["error"][:-3]))
+
+
+def test_a_full_producer_table_survives_a_crash_and_retries_are_answered(cluster):
+    cluster.start_coordinator("--segment-size", "1")
+    client = Client(cluster)
+    acknowledged = 0
+    first_replies = {}  # producer -> (request bytes, first reply bytes)
+
+    # The report's scenario, smaller: producers whose requests are rejected item by item.
+    bad = [{"sensor": n, "temperature": "hot"} for n in range(20_000)]
+    for p in range(10):
+        producer = f"rejected-{p}"
+        body = envelope(producer, 1, [{"sensor": 5, "temperature": 21.0}] * 10 + bad)
+        first = client.raw(body)
+        reply = json.loads(first)
+        assert reply["accepted"] == 10 and len(reply["rejected"]) == 20_000
+        acknowledged += 10
+        first_replies[producer] = (body, first)
+        check_kept(client.raw(body), first)
+
+    # Producers with the longest IDs and kept replies until the table (16 MiB) is full.
+    segments_before = cluster.status()["counters"]["journal_segments"]
+    refused = None
+    for i in range(40_000):
+        producer, body = fill_request(i)
+        first = client.raw(body)
+        reply = json.loads(first)
+        if reply.get("code") == "too_many_producers":
+            refused = (producer, body, reply)
+            break
+        assert reply["accepted"] == 1 and len(reply["rejected"]) == 12, reply
+        acknowledged += 1
+        first_replies[producer] = (body, first)
+    assert refused is not None, "the producer table never filled"
+    producers = len(first_replies)
+    # At least 16 MiB / 1,294 bytes (the largest entry) are always kept (docs/guarantees.md).
+    assert producers >= (16 << 20) // 1294
+    assert_refused(refused[2], "too_many_producers", True)
+    assert total_head(cluster.status()) == acknowledged, "a refused request appends nothing"
+    # Known producers go on while new ones are refused.
+    known, body = fill_request(0, seq=2)
+    first = client.raw(body)
+    assert json.loads(first)["accepted"] == 1
+    acknowledged += 1
+    first_replies[known] = (body, first)
+
+    # A big table does not make every request roll a segment (1 MiB here) and rewrite it.
+    status = cluster.status()
+    assert status["counters"]["journal_segments"] - segments_before < 40, status["counters"]
+
+    # Acknowledged plain items until a new segment opens with the full table, then more after it.
+    segments = status["counters"]["journal_segments"]
+    while cluster.status()["counters"]["journal_segments"] == segments:
+        assert client.send(binary_readings(50_000, sensor=11))["accepted"] == 50_000
+        acknowledged += 50_000
+    for n in range(400):
+        assert client.send(json.dumps({"sensor": 12, "temperature": 20.0 + n % 5}).encode())["accepted"] == 1
+        acknowledged += 1
+    newest = sorted((cluster.data / "journal").glob("*.log"))[-1]
+    (length,) = struct.unpack("<I", newest.read_bytes()[:4])
+    assert (16 << 20) - 1294 < length <= (16 << 20) + 5, "the newest segment opens with the full table"
+    # Retries before the crash, to compare with after it.
+    kept_before = {producer: client.raw(body) for producer, (body, _) in list(first_replies.items())[::97]}
+    client.close()
+
+    cluster.kill_coordinator()
+    cluster._ingest = None
+    cluster.restart_coordinator()
+    log = cluster.log("coordinator")
+    assert "damaged" not in log and "cut off" not in log, log[-2000:]
+    recovered = re.findall(r"journal: \d+ records in \d+ segments, (\d+) producers \((\d+) bytes\)", log)[-1]
+    assert int(recovered[0]) == len(first_replies) and int(recovered[1]) <= 16 << 20, recovered
+    status = cluster.status()
+    assert total_head(status) == acknowledged, "every acknowledged item is in the journal"
+
+    client = Client(cluster)
+    try:
+        for producer, (body, first) in first_replies.items():
+            kept = client.raw(body)
+            check_kept(kept, first)
+            if producer in kept_before:
+                assert kept == kept_before[producer], "a retry gets the same reply across the crash"
+        status = cluster.status()
+        assert total_head(status) == acknowledged, "a retry appends nothing"
+        assert status["counters"]["duplicate_requests"] == len(first_replies)
+        # Still full of producers heard within the retention: the new one is still refused.
+        assert_refused(client.send(refused[1]), "too_many_producers", True)
+        assert total_head(cluster.status()) == acknowledged
+    finally:
+        client.close()
