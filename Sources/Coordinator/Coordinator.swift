@@ -118,9 +118,12 @@ actor Coordinator {
 
     /// Appends a decoded request's valid items to their partitions' logs and the journal, and
     /// returns the encoded reply once they are on disk. A retry of an idempotent producer's
-    /// last request gets the first reply and appends nothing.
+    /// last request gets the kept reply and appends nothing. A refusal (with its code,
+    /// docs/protocol.md) appends nothing.
     func ingest(_ request: IngestRequest) async -> [UInt8] {
-        guard running, failure == nil else { return IngestReply.refused("coordinator is shutting down; retry").encode() }
+        guard running, failure == nil else {
+            return IngestReply.refused("coordinator is shutting down; retry", code: .shuttingDown).encode()
+        }
         if let producer = request.producer, let seq = request.seq {
             switch producers.verdict(producer: producer, seq: seq) {
             case .new:
@@ -128,19 +131,31 @@ actor Coordinator {
             case .retry(let reply):
                 counters.duplicateRequests += 1
                 if let batch = producerBatch[producer], let error = await written(batch) {
-                    return IngestReply.refused(error).encode()
+                    return IngestReply.refused(error, code: .storageFailure).encode()
                 }
                 return reply
             case .stale(let last):
                 counters.rejectedRequests += 1
-                return IngestReply.refused("stale request: producer '\(producer)' already sent seq \(last), this is seq \(seq)").encode()
+                return IngestReply.refused(
+                    "stale request: producer '\(producer)' already sent seq \(last), this is seq \(seq)", code: .stale).encode()
             }
         }
-        counters.rejected += UInt64(request.rejected.count)
         if buffered + request.items.count > configuration.maxBufferedItems {
             counters.rejectedRequests += 1
             limiter.warning(logger, "overloaded", "refusing ingest: \(buffered) items wait for workers")
-            return IngestReply.refused("overloaded: \(buffered) items are waiting for workers; retry later").encode()
+            return IngestReply.refused("overloaded: \(buffered) items are waiting for workers; retry later", code: .overloaded).encode()
+        }
+        let now = clock.now()
+        let reply = IngestReply(accepted: request.items.count, rejected: request.rejected)
+        let encoded = reply.encode()
+        // What a retry will get: the reply itself, or its counts and first rejections if long.
+        let kept = request.producer == nil ? [] : reply.retained(encoded: encoded)
+        if let producer = request.producer, !producers.admits(producer: producer, replyBytes: kept.count, now: now) {
+            counters.rejectedRequests += 1
+            limiter.warning(logger, "producers-full", "refusing ingest from new producers: the producer table is full (\(producers.count) producers)")
+            return IngestReply.refused(
+                "too many producers: the table of idempotent producers is full (\(producers.count) producers, \(producers.bytes) bytes), and none has been silent long enough to be forgotten; retry later",
+                code: .tooManyProducers).encode()
         }
         // Runs of consecutive offsets per partition, in first-touched order.
         var runIndex: [Int: Int] = [:]
@@ -153,25 +168,34 @@ actor Coordinator {
                 runIndex[partition] = runs.count
                 runs.append(JournalRecord.Run(partition: UInt32(partition), firstOffset: logs[partition].head, items: [item]))
             }
-            logs[partition].append(item)
         }
+        do {
+            try JournalRecord.items(.init(producer: request.producer, seq: request.seq ?? 0, reply: kept, runs: runs))
+                .encode(into: &pending.journal)
+        } catch {
+            counters.rejectedRequests += 1
+            limiter.warning(logger, "record-too-large", "refused ingest request: \(error)")
+            return IngestReply.refused("request refused: \(error)", code: .tooLarge).encode()
+        }
+        // Nothing refuses it from here on.
         for run in runs {
-            pending.journalEnds[run.partition] = logs[Int(run.partition)].head
+            let partition = Int(run.partition)
+            for item in run.items { logs[partition].append(item) }
+            pending.journalEnds[run.partition] = logs[partition].head
         }
         buffered += request.items.count
         counters.accepted += UInt64(request.items.count)
-        let reply = IngestReply(accepted: request.items.count, rejected: request.rejected, error: nil).encode()
-        JournalRecord.items(.init(producer: request.producer, seq: request.seq ?? 0, reply: request.producer == nil ? [] : reply, runs: runs))
-            .encode(into: &pending.journal)
+        counters.rejected += UInt64(request.rejected.count)
         if let producer = request.producer, let seq = request.seq {
-            producers.record(producer: producer, seq: seq, reply: reply)
+            let outcome = producers.record(producer: producer, seq: seq, reply: kept, now: now)
+            assert(outcome == .recorded, "the producer table refused what it admitted")
             producerBatch[producer] = batchNumber
-            pending.producerUpdates.append(.init(producer: producer, seq: seq, reply: reply))
+            pending.producerUpdates.append(.init(producer: producer, seq: seq, reply: kept))
         }
         let batch = batchNumber
         flush()
-        if let error = await written(batch) { return IngestReply.refused(error).encode() }
-        return reply
+        if let error = await written(batch) { return IngestReply.refused(error, code: .storageFailure).encode() }
+        return encoded
     }
 
     // MARK: - Group commit
@@ -583,7 +607,7 @@ actor Coordinator {
     func drain(_ worker: WorkerID, force: Bool) throws(AdminError) -> String {
         guard let member = membership.members[worker] else {
             let known = membership.members.keys.sorted().joined(separator: ", ")
-            throw AdminError(error: "no worker '\(worker)' (workers: \(known.isEmpty ? "none" : known))")
+            throw AdminError(error: "no worker '\(worker)' (workers: \(known.isEmpty ? "none" : known))", code: .notFound)
         }
         if member.leaving { return "\(worker) is already leaving" }
         if membership.active == [worker], !force {

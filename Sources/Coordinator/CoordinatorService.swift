@@ -162,14 +162,14 @@ public struct CoordinatorService: Service {
         if bytes.count > limit {
             let reason = "request of \(bytes.count) bytes exceeds the limit of \(limit) bytes; split it"
             await coordinator.countRejectedRequest(reason)
-            return IngestReply.refused(reason).encode()
+            return IngestReply.refused(reason, code: .tooLarge).encode()
         }
         switch IngestDecoder.decode(bytes) {
         case .success(let request):
             return await coordinator.ingest(request)
         case .failure(let error):
             await coordinator.countRejectedRequest(error.description)
-            return IngestReply.refused(error.description).encode()
+            return IngestReply.refused(error.description, code: error.code).encode()
         }
     }
 
@@ -205,10 +205,10 @@ public struct CoordinatorService: Service {
             do {
                 return try encoder.encode(await coordinator.readCommands(from: request.from ?? 0, limit: limit, wait: .milliseconds(wait)))
             } catch {
-                throw AdminError(error: "command log: \(error)")
+                throw AdminError(error: "command log: \(error)", code: .storageFailure)
             }
         default:
-            throw AdminError(error: "unknown admin command '\(request.command)' (known: status, drain, commands)")
+            throw AdminError(error: "unknown admin command '\(request.command)' (known: status, drain, commands)", code: .unknownCommand)
         }
     }
 }

@@ -60,7 +60,7 @@ enum Recovery {
         for (partition, gap) in gaps.sorted(by: { $0.key < $1.key }) {
             errors.append("partition \(partition): the journal jumps from offset \(gap.expected) to \(gap.found); the items between are gone (was the journal edited or a segment removed by hand?)")
         }
-        notes.append("journal: \(journalRecovery.records) records in \(journalRecovery.segments) segments, \(journalRecovery.producers.entries.count) producers")
+        notes.append("journal: \(journalRecovery.records) records in \(journalRecovery.segments) segments, \(journalRecovery.producers.count) producers (\(journalRecovery.producers.bytes) bytes)")
         errors.append(contentsOf: journalRecovery.notes)
 
         let (commandLog, commandRecovery) = try CommandLog.open(directory: directory.commandsPath, recordsPerSegment: configuration.commandSegmentRecords)
@@ -71,12 +71,16 @@ enum Recovery {
             logs[partition].published = max(logs[partition].published, commandRecovery.published[UInt32(partition)] ?? 0)
             logs[partition].durable = logs[partition].head
         }
+        // The coordinator's copy forgets a producer only once it has not been heard for the
+        // retention window; the recovered ones count as heard now, at start-up.
+        var producers = journalRecovery.producers
+        producers.retention = ProducerTable.defaultRetention
         let writer = DiskWriter(
             journal: journal, commandLog: commandLog, checkpoints: store,
             policy: configuration.fsync, interval: configuration.fsyncInterval
         )
         return (writer, RecoveredState(
-            checkpoints: checkpoints, logs: logs, producers: journalRecovery.producers,
+            checkpoints: checkpoints, logs: logs, producers: producers,
             commandEnd: commandRecovery.end, journalSegments: journal.segmentCount, notes: notes, errors: errors
         ))
     }

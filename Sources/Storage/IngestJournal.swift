@@ -9,6 +9,11 @@ import Wire
 /// makes a producer's retry safe). Each partition's log is the subsequence of runs with its
 /// number; offsets count per partition.
 ///
+/// Each segment opens with the producer table (at most ``ProducerTable/defaultByteLimit`` plus a
+/// few bytes) and starts a new file once the records after that table reach `segmentBytes`, or
+/// the table's own size if larger: a big table is rewritten at most once per as many bytes of
+/// requests, never on every append.
+///
 /// Retention: a segment is removed once every partition's items in it lie below the offset
 /// that partition's recovery starts from (the older of its two newest checkpoints), so disk use
 /// follows the checkpoint interval, not the uptime.
@@ -19,6 +24,8 @@ public final class IngestJournal {
     public let segmentBytes: Int
     private var segments: [Segment] = []
     private var active: File?
+    /// The size of the producer table record opening the active segment.
+    private var activeSnapshotBytes = 0
     /// The producer table as the journal has written it, for the snapshot opening each segment.
     private var producers = ProducerTable()
 
@@ -65,6 +72,7 @@ public final class IngestJournal {
             let bytes = try file.readAll()
             let scan = RecordFraming.scan(bytes)
             var segment = Segment(number: number)
+            var snapshotBytes = 0
             var decodeFailure: String?
             var validLength = scan.validLength
             for range in scan.records {
@@ -79,6 +87,7 @@ public final class IngestJournal {
                 recovery.records += 1
                 switch record {
                 case .producers(let entries):
+                    if range.lowerBound == RecordFraming.headerSize { snapshotBytes = range.count + RecordFraming.headerSize }
                     for entry in entries { recovery.producers.record(producer: entry.producer, seq: entry.seq, reply: entry.reply) }
                 case .items(let request):
                     if let producer = request.producer {
@@ -91,6 +100,7 @@ public final class IngestJournal {
                 }
             }
             journal.segments.append(segment)
+            journal.activeSnapshotBytes = snapshotBytes
             recovery.segments += 1
             if let damage = decodeFailure ?? scan.damage {
                 let cut = bytes.count - validLength
@@ -118,10 +128,17 @@ public final class IngestJournal {
     }
 
     /// Appends encoded records (a group commit) that hold `ends` per partition and record
-    /// `updates` in the producer table. Starts a new segment first if the active one is full.
+    /// `updates` in the producer table. Starts a new segment first if the active one is full:
+    /// its records after the opening producer table reach `segmentBytes`, or the table's size
+    /// if that is larger.
     public func append(_ bytes: [UInt8], ends: [UInt32: UInt64], updates: [JournalRecord.ProducerSnapshot]) throws(StorageError) {
         guard !bytes.isEmpty else { return }
-        if active == nil || active!.size >= segmentBytes { try roll() }
+        if let active {
+            let records = active.size - activeSnapshotBytes
+            if records >= max(segmentBytes, activeSnapshotBytes) { try roll() }
+        } else {
+            try roll()
+        }
         try active!.append(bytes)
         for (partition, end) in ends {
             segments[segments.count - 1].ends[partition] = max(segments[segments.count - 1].ends[partition] ?? 0, end)
@@ -131,16 +148,17 @@ public final class IngestJournal {
 
     /// Starts a new segment that opens with the producer table.
     private func roll() throws(StorageError) {
+        let record = JournalRecord.producers(producers.snapshot())
+        var writer = ByteWriter(capacity: record.payloadSize + RecordFraming.headerSize)
+        try record.encode(into: &writer)
         try active?.sync()
         let number = (segments.last?.number ?? 0) + 1
         let file = try File(path: path(number), create: true)
-        var writer = ByteWriter(capacity: 4096)
-        let snapshot = producers.entries.map { JournalRecord.ProducerSnapshot(producer: $0.key, seq: $0.value.seq, reply: $0.value.reply) }
-        JournalRecord.producers(snapshot).encode(into: &writer)
         try file.append(writer.bytes)
         FileSystem.syncDirectory(directory)
         segments.append(Segment(number: number))
         active = file
+        activeSnapshotBytes = writer.count
     }
 
     public func sync() throws(StorageError) { try active?.sync() }

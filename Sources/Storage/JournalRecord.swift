@@ -48,6 +48,10 @@ public enum JournalRecord: Sendable, Equatable {
             self.seq = seq
             self.reply = reply
         }
+
+        /// Its size in a producers record: producer (u16 length + UTF-8), seq, reply (u32
+        /// length + bytes).
+        public var encodedSize: Int { 2 + min(producer.utf8.count, Int(UInt16.max)) + 8 + 4 + reply.count }
     }
 
     static let itemsKind: UInt8 = 1
@@ -55,9 +59,30 @@ public enum JournalRecord: Sendable, Equatable {
     static let readingTag: UInt8 = 0
     static let settingTag: UInt8 = 1
 
-    /// Writes this record, framed, onto `writer`.
-    public func encode(into writer: inout ByteWriter) {
-        RecordFraming.append(to: &writer) { w in
+    /// The largest payload a record may have: the reader takes a longer one for corruption.
+    public static let maximumPayload = RecordFraming.maximumPayload
+
+    /// The payload's size in bytes, as ``encode(into:)`` writes it.
+    public var payloadSize: Int {
+        switch self {
+        case .items(let request):
+            var size = 1 + 2 + min(request.producer?.utf8.count ?? 0, Int(UInt16.max)) + 8 + 4 + request.reply.count + 4
+            for run in request.runs {
+                size += 4 + 8 + 4
+                for item in run.items {
+                    if case .setting = item { size += 33 } else { size += 17 }
+                }
+            }
+            return size
+        case .producers(let producers):
+            return producers.reduce(1 + 4) { $0 + $1.encodedSize }
+        }
+    }
+
+    /// Writes this record, framed, onto `writer`; refuses (writing nothing) a record whose
+    /// payload exceeds ``maximumPayload``.
+    public func encode(into writer: inout ByteWriter) throws(StorageError) {
+        try RecordFraming.append(to: &writer, length: payloadSize) { w in
             switch self {
             case .items(let request):
                 w.write(Self.itemsKind)

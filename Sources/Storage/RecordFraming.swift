@@ -8,15 +8,21 @@ enum RecordFraming {
     /// No record is larger; a length beyond it is corruption.
     static let maximumPayload = 256 << 20
 
-    /// Appends a framed record whose payload `build` writes into `writer`.
-    static func append(to writer: inout ByteWriter, _ build: (inout ByteWriter) -> Void) {
+    /// Appends a framed record whose payload, `length` bytes, `build` writes into `writer`.
+    /// A payload past ``maximumPayload`` (which the reader would take for corruption) is
+    /// refused before anything is written.
+    static func append(to writer: inout ByteWriter, length: Int, _ build: (inout ByteWriter) -> Void) throws(StorageError) {
+        guard length <= maximumPayload else {
+            throw StorageError("a record of \(length) bytes exceeds the limit of \(maximumPayload) bytes per record; not written")
+        }
         let start = writer.bytes.count
         writer.write(UInt32(0))
         writer.write(UInt32(0))
         build(&writer)
-        let length = writer.bytes.count - start - headerSize
+        let written = writer.bytes.count - start - headerSize
+        assert(written == length, "record length \(written) differs from the computed \(length)")
         let checksum = CRC32C.checksum(writer.bytes[(start + headerSize)...])
-        writer.patch(UInt32(length), at: start)
+        writer.patch(UInt32(written), at: start)
         writer.patch(checksum, at: start + 4)
     }
 

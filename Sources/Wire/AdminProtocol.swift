@@ -75,9 +75,28 @@ public struct AdminOK: Sendable, Codable, Equatable {
     public init(ok: String) { self.ok = ok }
 }
 
+/// An admin request that failed: `{"error":"...","code":"invalid","retryable":false}`. `error` is
+/// for people; `code` (docs/protocol.md) and `retryable` are for programs.
 public struct AdminError: Sendable, Codable, Equatable, Error {
     public var error: String
-    public init(error: String) { self.error = error }
+    /// Absent only in replies from coordinators that predate codes.
+    public var code: RefusalCode?
+    public var retryable: Bool
+
+    public init(error: String, code: RefusalCode = .invalid) {
+        self.error = error
+        self.code = code
+        self.retryable = code.retryable
+    }
+
+    enum CodingKeys: String, CodingKey { case error, code, retryable }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        error = try container.decode(String.self, forKey: .error)
+        code = try container.decodeIfPresent(RefusalCode.self, forKey: .code)
+        retryable = try container.decodeIfPresent(Bool.self, forKey: .retryable) ?? false
+    }
 }
 
 /// The cluster as the coordinator sees it.

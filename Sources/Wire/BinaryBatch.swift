@@ -37,8 +37,8 @@ public enum BinaryBatch {
     }
 
     private static func decodeThrowing(_ bytes: [UInt8], limits: IngestLimits) throws(IngestError) -> IngestRequest {
-        func fault(_ problem: String, at offset: Int) -> IngestError {
-            IngestError("binary batch: \(problem)", offset: offset)
+        func fault(_ problem: String, at offset: Int, code: RefusalCode = .invalid) -> IngestError {
+            IngestError("binary batch: \(problem)", offset: offset, code: code)
         }
         for i in 0..<3 where i < bytes.count && bytes[i] != magic[i] {
             throw fault("bad magic (expected FE 54 42)", at: i)
@@ -77,7 +77,7 @@ public enum BinaryBatch {
         guard let rawCount = try? reader.read(UInt32.self) else { throw fault("truncated count", at: countStart) }
         let count = Int(rawCount)
         guard count <= limits.maxItems else {
-            throw fault("count \(count) exceeds the limit of \(limits.maxItems) items per request", at: countStart)
+            throw fault("count \(count) exceeds the limit of \(limits.maxItems) items per request", at: countStart, code: .tooLarge)
         }
         guard count <= reader.remaining / readingSize else {
             throw fault(

@@ -34,16 +34,19 @@ public struct IngestRequest: Sendable, Equatable {
 }
 
 /// Why a whole ingest request was refused: not JSON, a bad envelope, a bad binary batch header,
-/// too many items... The description is what the reply's `error` says.
+/// too many items... The description is what the reply's `error` says, `code` its `code`.
 public struct IngestError: Error, Sendable, Hashable, CustomStringConvertible {
     /// The problem, without the offset.
     public let message: String
     /// Where in the request the problem was found, when that is known.
     public let offset: Int?
+    /// `invalid`, or `too_large` for a request over a limit that fits once split.
+    public let code: RefusalCode
 
-    public init(_ message: String, offset: Int? = nil) {
+    public init(_ message: String, offset: Int? = nil, code: RefusalCode = .invalid) {
         self.message = message
         self.offset = offset
+        self.code = code
     }
 
     /// `message`, followed by ` at byte N` when the offset is known.
@@ -98,7 +101,7 @@ public enum IngestDecoder {
                 return .failure(IngestError("request refused: \(error.reason)", offset: error.offset))
             case .sizeLimit:
                 return .failure(IngestError(
-                    "request refused: \(error.reason) (at most \(limits.maxItems) items per request)", offset: error.offset))
+                    "request refused: \(error.reason) (at most \(limits.maxItems) items per request)", offset: error.offset, code: .tooLarge))
             }
         }
         var request = IngestRequest()
@@ -122,7 +125,7 @@ public enum IngestDecoder {
                 "a request is an item object, an array of items or an envelope {\"producer\",\"seq\",\"items\"}, not \(document.kindDescription)"))
         }
         guard elements.count <= limits.maxItems else {
-            return .failure(IngestError("request refused: \(elements.count) items exceed the limit of \(limits.maxItems) per request"))
+            return .failure(IngestError("request refused: \(elements.count) items exceed the limit of \(limits.maxItems) per request", code: .tooLarge))
         }
         request.items.reserveCapacity(elements.count)
         for (index, element) in elements.enumerated() {

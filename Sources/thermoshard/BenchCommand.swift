@@ -540,8 +540,9 @@ struct Bench {
         return 0
     }
 
-    /// One request and its reply; the same bytes again while the coordinator is overloaded.
-    /// `stamp` runs just before each attempt is sent.
+    /// One request and its reply; the same bytes again while the coordinator refuses them with
+    /// a retryable code (overloaded, shutting down). `stamp` runs just before each attempt is
+    /// sent.
     private func exchange(_ socket: Socket, _ body: [UInt8], refused: inout Int, stamp: () -> Void) async throws -> IngestReply {
         let timeout = Duration.seconds(30)
         var backoff = Duration.milliseconds(1)
@@ -559,7 +560,9 @@ struct Bench {
             }
             let reply = try IngestReply.decode(bytes)
             guard let error = reply.error else { return reply }
-            guard error.hasPrefix("overloaded") else { throw ValidationError("the coordinator refused a request: \(error)") }
+            guard reply.retryable else {
+                throw ValidationError("the coordinator refused a request (\(reply.code?.rawValue ?? "no code")): \(error)")
+            }
             refused += 1
             try await Task.sleep(for: backoff)
             backoff = min(backoff * 2, .milliseconds(100))

@@ -10,6 +10,26 @@ func request(_ url: String, _ bytes: [UInt8], flag: String = "--admin", timeout:
     try await Endpoint(url: url, flag: flag, connectTimeout: DurationArgument.defaultConnectTimeout.duration).request(bytes, timeout: timeout)
 }
 
+/// Sends an ingest request and returns its reply, sending the same bytes again (after a
+/// pause that doubles up to a second) while the coordinator refuses them with a retryable code
+/// (overloaded, too many producers, shutting down), at most `attempts` times in all.
+func sendIngest(_ endpoint: Endpoint, _ body: [UInt8], attempts: Int = 30) async throws -> IngestReply {
+    var pause = Duration.milliseconds(10)
+    var attempt = 1
+    while true {
+        let reply = try IngestReply.decode(try await endpoint.request(body))
+        guard reply.error != nil, reply.retryable, attempt < attempts else { return reply }
+        try await Task.sleep(for: pause)
+        pause = min(pause * 2, .seconds(1))
+        attempt += 1
+    }
+}
+
+extension IngestReply {
+    /// The refusal for a person: its code and text.
+    var refusal: String? { error.map { "refused (\(code?.rawValue ?? "no code")): \($0)" } }
+}
+
 struct StatusCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "status",
@@ -202,8 +222,9 @@ struct SetCommand: AsyncParsableCommand {
         var batch = BinaryBatchEncoder()
         batch.append(.setting(sensor: sensor, setting))
         let endpoint = Endpoint(url: ingest, flag: "--ingest", connectTimeout: connectTimeout.duration)
-        let reply = try IngestReply.decode(try await endpoint.request(batch.finish()))
-        if let error = reply.error ?? reply.rejected.first?.error { throw RuntimeError("refused: \(error)") }
+        let reply = try await sendIngest(endpoint, batch.finish())
+        if let refusal = reply.refusal { throw RuntimeError(refusal) }
+        if let rejection = reply.rejected.first { throw RuntimeError("rejected: \(rejection.error)") }
         print("accepted")
     }
 }
@@ -267,9 +288,9 @@ struct SendTally {
     mutating func send(_ lines: [(number: Int, json: String)]) async throws {
         guard !lines.isEmpty else { return }
         let body = "[" + lines.map(\.json).joined(separator: ",") + "]"
-        let reply = try IngestReply.decode(try await endpoint.request(Array(body.utf8)))
-        if let error = reply.error {
-            FileHandle.standardError.write(Data("lines \(lines[0].number)-\(lines[lines.count - 1].number): \(error)\n".utf8))
+        let reply = try await sendIngest(endpoint, Array(body.utf8))
+        if let refusal = reply.refusal {
+            FileHandle.standardError.write(Data("lines \(lines[0].number)-\(lines[lines.count - 1].number): \(refusal)\n".utf8))
             rejected += lines.count
         }
         for rejection in reply.rejected where lines.indices.contains(rejection.index) {

@@ -91,7 +91,9 @@ struct SimulateCommand: AsyncParsableCommand {
         FileHandle.standardOutput.write(Data((line + "\n").utf8))
     }
 
-    /// Sends items in one binary batch; returns how many were rejected. Retries when overloaded.
+    /// Sends items in one binary batch; returns how many were rejected. Sends it again while the
+    /// coordinator refuses it with a retryable code (overloaded, shutting down); any other
+    /// refusal ends the simulation.
     private func send(_ socket: Socket, _ items: [Item]) async throws -> Int {
         guard !items.isEmpty else { return 0 }
         var encoder = BinaryBatchEncoder(capacity: items.count * 33 + 16)
@@ -101,7 +103,9 @@ struct SimulateCommand: AsyncParsableCommand {
             try await socket.send(body, timeout: .seconds(10))
             let reply = try IngestReply.decode(try await socket.receive(timeout: .seconds(10)).bytes)
             if let error = reply.error {
-                if attempt == 49 { throw ValidationError("ingest refused: \(error)") }
+                guard reply.retryable, attempt < 49 else {
+                    throw ValidationError("ingest refused (\(reply.code?.rawValue ?? "no code")): \(error)")
+                }
                 try await Task.sleep(for: .milliseconds(100))
                 continue
             }

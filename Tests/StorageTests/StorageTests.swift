@@ -32,7 +32,7 @@ func append(_ journal: IngestJournal, _ requests: [JournalRecord.Request]) throw
     var ends: [UInt32: UInt64] = [:]
     var updates: [JournalRecord.ProducerSnapshot] = []
     for request in requests {
-        JournalRecord.items(request).encode(into: &writer)
+        try JournalRecord.items(request).encode(into: &writer)
         for run in request.runs { ends[run.partition] = run.firstOffset + UInt64(run.items.count) }
         if let producer = request.producer { updates.append(.init(producer: producer, seq: request.seq, reply: request.reply)) }
     }

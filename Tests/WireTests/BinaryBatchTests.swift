@@ -132,6 +132,7 @@ struct BinaryBatchTests {
         var limits = IngestLimits()
         limits.maxItems = 1
         #expect(Kit.refusal(good, limits: limits)?.description == "binary batch: count 2 exceeds the limit of 1 items per request at byte 5")
+        #expect(Kit.refusal(good, limits: limits)?.code == .tooLarge)
         // Unknown kind, by record index and offset.
         var kind = good
         kind[9 + 33] = 7
