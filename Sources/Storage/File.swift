@@ -29,7 +29,7 @@ final class File {
     init(path: String, create: Bool) throws(StorageError) {
         self.path = path
         let flags = O_RDWR | O_CLOEXEC | (create ? O_CREAT : 0)
-        let fd = open(path, flags, 0o644)
+        let fd = FileSystem.open(path, flags, 0o644)
         guard fd >= 0 else { throw .posix("open", path) }
         var info = stat()
         guard fstat(fd, &info) == 0 else {
@@ -103,6 +103,21 @@ final class File {
 
 /// Directory and whole-file helpers.
 enum FileSystem {
+    /// How long an `open` waits for a file descriptor when the process has none left.
+    static let descriptorWait: Duration = .seconds(5)
+
+    /// `open(2)`, waiting (up to ``descriptorWait``, on the calling thread: the disk thread)
+    /// while the process is out of file descriptors. Running out is transient, as a crowd of
+    /// connections comes and goes, and must not stop the coordinator as a storage failure.
+    static func open(_ path: String, _ flags: Int32, _ mode: mode_t = 0) -> Int32 {
+        let start = ContinuousClock.now
+        while true {
+            let fd = Glibc.open(path, flags, mode)
+            if fd >= 0 || (errno != EMFILE && errno != ENFILE) || ContinuousClock.now - start > descriptorWait { return fd }
+            usleep(10_000)
+        }
+    }
+
     static func createDirectory(_ path: String) throws(StorageError) {
         var partial = path.hasPrefix("/") ? "" : "."
         for component in path.split(separator: "/") {
