@@ -128,3 +128,23 @@ def test_worker_exits_promptly_on_sigterm_after_its_coordinator_died(cluster):
         cluster.wait(lambda s: cluster.balanced(s, ["w1"]), what=f"round {round}: w1 owns every partition")
         cluster.kill_coordinator()
         terminate(worker, f"round {round}: a worker whose coordinator was SIGKILLed")
+
+
+def test_worker_exits_within_its_leave_timeout_when_the_coordinator_is_stopped(cluster):
+    # The coordinator is SIGSTOPped: its connection stays open, nothing answers the leave.
+    cluster.start_coordinator()
+    log = open(cluster.dir / "w1.log", "ab")
+    worker = subprocess.Popen([BIN, "worker", "--coordinator", cluster.cluster_url, "--id", "w1", "--leave-timeout", "2s"],
+                              stdout=log, stderr=subprocess.STDOUT)
+    try:
+        cluster.wait(lambda s: cluster.balanced(s, ["w1"]), what="w1 owns every partition")
+        cluster.coordinator.send_signal(signal.SIGSTOP)
+        start = time.monotonic()
+        terminate(worker, "a worker whose coordinator is stopped")
+        elapsed = time.monotonic() - start
+        # It waited for the handover as long as it was told to, and no longer than that by much.
+        assert elapsed >= 1.5, f"gave up after {elapsed:.1f} s, before its --leave-timeout"
+        assert "leave timed out" in cluster.log("w1")
+    finally:
+        cluster.coordinator.send_signal(signal.SIGCONT)
+        log.close()
