@@ -4,6 +4,7 @@ import Foundation
 import Histogram
 import NNG
 import Synchronization
+import ThermoshardClient
 import Wire
 
 /// `thermoshard bench`: drives load against a running cluster and reports throughput and the
@@ -280,7 +281,6 @@ struct LaneResult: Sendable {
 struct Bench {
     /// The sensor whose commands show that the feed subscription is live.
     static let sentinel = SensorID.max
-    static let statusRequest = Array(#"{"command":"status"}"#.utf8)
 
     let plan: BenchPlan
     let shared: BenchShared
@@ -595,11 +595,7 @@ struct Bench {
     }
 
     private func status() async throws -> StatusReport {
-        let reply = try await request(plan.admin, Self.statusRequest)
-        if let error = try? JSONDecoder().decode(AdminError.self, from: Data(reply)) {
-            throw ValidationError("the coordinator's admin socket answered: \(error.error)")
-        }
-        return try JSONDecoder().decode(StatusReport.self, from: Data(reply))
+        try await AdminClient(Endpoint(url: plan.admin, flag: "--admin")).status()
     }
 
     /// Polls the coordinator's status until it has processed every item it had accepted at the

@@ -3,6 +3,7 @@ import Control
 import Foundation
 import NNG
 import Synchronization
+import ThermoshardClient
 import Wire
 
 /// A closed-loop fleet of the seed's heaters, for demos and load.
@@ -38,10 +39,10 @@ struct SimulateCommand: AsyncParsableCommand {
         let subscriber = try Socket(.sub)
         defer { subscriber.close() }
         try subscriber.subscribe(to: [])
-        try await Endpoint(url: publish, flag: "--publish", connectTimeout: connectTimeout.duration).connect(subscriber)
+        try await Endpoint(url: publish, flag: "--publish", connectTimeout: connectTimeout).connect(subscriber)
         let producer = try Socket(.req)
         defer { producer.close() }
-        try await Endpoint(url: ingest, flag: "--ingest", connectTimeout: connectTimeout.duration).connect(producer)
+        try await Endpoint(url: ingest, flag: "--ingest", connectTimeout: connectTimeout).connect(producer)
 
         let listener = Task {
             while !Task.isCancelled {
