@@ -101,7 +101,19 @@ package.targets += [
     // envelopes, retries by refusal code), admin calls (status, drain, command log long polls).
     .target(name: "ThermoshardClient", dependencies: ["Control", "Wire", "NNG"], swiftSettings: strict),
     .testTarget(name: "ThermoshardClientTests", dependencies: ["ThermoshardClient", "Wire", "Control"], swiftSettings: strict),
+    // The load generator and latency report of `thermoshard bench`, and the heater fleet of
+    // `thermoshard simulate`, driving the cluster through ThermoshardClient.
+    .target(
+        name: "Load",
+        dependencies: ["Control", "Wire", "ThermoshardClient", .product(name: "Histogram", package: "hdrhistogram-swift")],
+        swiftSettings: strict
+    ),
+    .testTarget(
+        name: "LoadTests",
+        dependencies: ["Load", "Control", "Wire", .product(name: "Histogram", package: "hdrhistogram-swift")],
+        swiftSettings: strict
+    ),
 ]
 for target in package.targets where target.name == "thermoshard" {
-    target.dependencies += ["ThermoshardClient"]
+    target.dependencies += ["ThermoshardClient", "Load"]
 }
