@@ -63,15 +63,15 @@ public struct Endpoint: Sendable {
         let socket: Socket
         do {
             socket = try Socket(kind)
-            try configure(socket)
         } catch {
             throw ClientError("cannot open a socket for \(url) (\(flag)): \(error)")
         }
         do {
+            try configure(socket)
             try await connect(socket)
         } catch {
             await socket.close()
-            throw error
+            throw error as? ClientError ?? ClientError("cannot set up a socket for \(url) (\(flag)): \(error)")
         }
         return socket
     }

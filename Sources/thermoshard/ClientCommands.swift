@@ -4,13 +4,6 @@ import Foundation
 import ThermoshardClient
 import Wire
 
-extension Endpoint {
-    /// The endpoint a subcommand's address flag and `--connect-timeout` name.
-    init(url: String, flag: String, connectTimeout: DurationArgument) {
-        self.init(url: url, flag: flag, connectTimeout: connectTimeout.duration)
-    }
-}
-
 struct StatusCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "status",
