@@ -100,7 +100,7 @@ package.targets += [
     // The Swift client API: connect with a timeout, ingest (JSON and binary, idempotent
     // envelopes, retries by refusal code), admin calls (status, drain, command log long polls).
     .target(name: "ThermoshardClient", dependencies: ["Control", "Wire", "NNG"], swiftSettings: strict),
-    .testTarget(name: "ThermoshardClientTests", dependencies: ["ThermoshardClient", "Wire", "Control"], swiftSettings: strict),
+    .testTarget(name: "ThermoshardClientTests", dependencies: ["ThermoshardClient", "Wire", "Control", "NNG"], swiftSettings: strict),
     // The load generator and latency report of `thermoshard bench`, and the heater fleet of
     // `thermoshard simulate`, driving the cluster through ThermoshardClient.
     .target(
