@@ -34,7 +34,9 @@ public struct IngestClient: Sendable {
 }
 
 /// One REQ socket to the coordinator's ingest address kept open for many requests, one in
-/// flight at a time: for producers that send steadily (the simulator, the bench).
+/// flight at a time (a REQ socket's rule: calls to ``send(_:beforeEachAttempt:)`` must not
+/// overlap; open one connection per concurrent sender): for producers that send steadily
+/// (the simulator, the bench). Call ``close()`` when done.
 public final class IngestConnection: Sendable {
     public let endpoint: Endpoint
     public let retry: RetryPolicy
