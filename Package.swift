@@ -91,3 +91,29 @@ let package = Package(
     ],
     swiftLanguageModes: [.v6]
 )
+
+// Clients and load, kept in one block so that edits above and here merge independently.
+package.products += [
+    .library(name: "ThermoshardClient", targets: ["ThermoshardClient"]),
+]
+package.targets += [
+    // The Swift client API: connect with a timeout, ingest (JSON and binary, idempotent
+    // envelopes, retries by refusal code), admin calls (status, drain, command log long polls).
+    .target(name: "ThermoshardClient", dependencies: ["Control", "Wire", "NNG"], swiftSettings: strict),
+    .testTarget(name: "ThermoshardClientTests", dependencies: ["ThermoshardClient", "Wire", "Control", "NNG"], swiftSettings: strict),
+    // The load generator and latency report of `thermoshard bench`, and the heater fleet of
+    // `thermoshard simulate`, driving the cluster through ThermoshardClient.
+    .target(
+        name: "Load",
+        dependencies: ["Control", "Wire", "ThermoshardClient", .product(name: "Histogram", package: "hdrhistogram-swift")],
+        swiftSettings: strict
+    ),
+    .testTarget(
+        name: "LoadTests",
+        dependencies: ["Load", "Control", "Wire", .product(name: "Histogram", package: "hdrhistogram-swift")],
+        swiftSettings: strict
+    ),
+]
+for target in package.targets where target.name == "thermoshard" {
+    target.dependencies += ["ThermoshardClient", "Load"]
+}

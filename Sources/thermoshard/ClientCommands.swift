@@ -1,34 +1,8 @@
 import ArgumentParser
 import Control
 import Foundation
-import NNG
+import ThermoshardClient
 import Wire
-
-/// One request and its reply over a fresh REQ socket (``Endpoint/request(_:timeout:)`` with
-/// the default connect timeout).
-func request(_ url: String, _ bytes: [UInt8], flag: String = "--admin", timeout: Duration = .seconds(5)) async throws -> [UInt8] {
-    try await Endpoint(url: url, flag: flag, connectTimeout: DurationArgument.defaultConnectTimeout.duration).request(bytes, timeout: timeout)
-}
-
-/// Sends an ingest request and returns its reply, sending the same bytes again (after a
-/// pause that doubles up to a second) while the coordinator refuses them with a retryable code
-/// (overloaded, too many producers, shutting down), at most `attempts` times in all.
-func sendIngest(_ endpoint: Endpoint, _ body: [UInt8], attempts: Int = 30) async throws -> IngestReply {
-    var pause = Duration.milliseconds(10)
-    var attempt = 1
-    while true {
-        let reply = try IngestReply.decode(try await endpoint.request(body))
-        guard reply.error != nil, reply.retryable, attempt < attempts else { return reply }
-        try await Task.sleep(for: pause)
-        pause = min(pause * 2, .seconds(1))
-        attempt += 1
-    }
-}
-
-extension IngestReply {
-    /// The refusal for a person: its code and text.
-    var refusal: String? { error.map { "refused (\(code?.rawValue ?? "no code")): \($0)" } }
-}
 
 struct StatusCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -57,17 +31,12 @@ struct StatusCommand: AsyncParsableCommand {
     func validate() throws { try Address.validate(admin, flag: "--admin") }
 
     func run() async throws {
-        let endpoint = Endpoint(url: admin, flag: "--admin", connectTimeout: connectTimeout.duration)
-        let reply = try await endpoint.request([UInt8](try JSONEncoder().encode(AdminRequest(command: "status"))))
+        let client = AdminClient(Endpoint(url: admin, flag: "--admin", connectTimeout: connectTimeout))
         if json {
-            print(String(decoding: reply, as: UTF8.self))
-            return
+            print(String(decoding: try await client.raw(AdminRequest(command: "status")), as: UTF8.self))
+        } else {
+            print(StatusTable.render(try await client.status()))
         }
-        if let error = try? JSONDecoder().decode(AdminError.self, from: Data(reply)) {
-            throw RuntimeError(error.error)
-        }
-        let status = try JSONDecoder().decode(StatusReport.self, from: Data(reply))
-        print(StatusTable.render(status))
     }
 }
 
@@ -93,13 +62,8 @@ struct DrainCommand: AsyncParsableCommand {
     func validate() throws { try Address.validate(admin, flag: "--admin") }
 
     func run() async throws {
-        let ask = AdminRequest(command: "drain", worker: worker, force: force)
-        let endpoint = Endpoint(url: admin, flag: "--admin", connectTimeout: connectTimeout.duration)
-        let reply = try await endpoint.request([UInt8](try JSONEncoder().encode(ask)))
-        if let error = try? JSONDecoder().decode(AdminError.self, from: Data(reply)) {
-            throw RuntimeError(error.error)
-        }
-        print(try JSONDecoder().decode(AdminOK.self, from: Data(reply)).ok)
+        let client = AdminClient(Endpoint(url: admin, flag: "--admin", connectTimeout: connectTimeout))
+        print(try await client.drain(worker, force: force))
     }
 }
 
@@ -219,10 +183,8 @@ struct SetCommand: AsyncParsableCommand {
 
     func run() async throws {
         let setting = try setting()
-        var batch = BinaryBatchEncoder()
-        batch.append(.setting(sensor: sensor, setting))
-        let endpoint = Endpoint(url: ingest, flag: "--ingest", connectTimeout: connectTimeout.duration)
-        let reply = try await sendIngest(endpoint, batch.finish())
+        let client = IngestClient(Endpoint(url: ingest, flag: "--ingest", connectTimeout: connectTimeout))
+        let reply = try await client.send([.setting(sensor: sensor, setting)]).reply
         if let refusal = reply.refusal { throw RuntimeError(refusal) }
         if let rejection = reply.rejected.first { throw RuntimeError("rejected: \(rejection.error)") }
         print("accepted")
@@ -248,7 +210,7 @@ struct SendCommand: AsyncParsableCommand {
     func validate() throws { try Address.validate(ingest, flag: "--ingest") }
 
     func run() async throws {
-        var tally = SendTally(endpoint: Endpoint(url: ingest, flag: "--ingest", connectTimeout: connectTimeout.duration))
+        var tally = SendTally(client: IngestClient(Endpoint(url: ingest, flag: "--ingest", connectTimeout: connectTimeout)))
         var lines: [(number: Int, json: String)] = []
         var number = 0
         while let line = readLine() {
@@ -276,7 +238,7 @@ struct SendCommand: AsyncParsableCommand {
 
 /// What `send` has sent so far; errors name the input line.
 struct SendTally {
-    let endpoint: Endpoint
+    let client: IngestClient
     var accepted = 0
     var rejected = 0
 
@@ -287,8 +249,7 @@ struct SendTally {
 
     mutating func send(_ lines: [(number: Int, json: String)]) async throws {
         guard !lines.isEmpty else { return }
-        let body = "[" + lines.map(\.json).joined(separator: ",") + "]"
-        let reply = try await sendIngest(endpoint, Array(body.utf8))
+        let reply = try await client.send(IngestBody.json(lines.map(\.json))).reply
         if let refusal = reply.refusal {
             FileHandle.standardError.write(Data("lines \(lines[0].number)-\(lines[lines.count - 1].number): \(refusal)\n".utf8))
             rejected += lines.count
@@ -318,16 +279,18 @@ struct WatchCommand: AsyncParsableCommand {
     func validate() throws { try Address.validate(publish, flag: "--publish") }
 
     func run() async throws {
-        let socket = try Socket(.sub)
-        defer { socket.close() }
-        try socket.subscribe(to: sensor.map { Array("\($0) ".utf8) } ?? [])
-        try await Endpoint(url: publish, flag: "--publish", connectTimeout: connectTimeout.duration).connect(socket)
-        var seen = 0
-        while count.map({ seen < $0 }) ?? true {
-            let bytes = try await socket.receive().bytes
-            guard let space = bytes.firstIndex(of: 0x20) else { continue }
-            FileHandle.standardOutput.write(Data(bytes[(space + 1)...] + [0x0A]))
-            seen += 1
+        let feed = try await FeedSubscriber(Endpoint(url: publish, flag: "--publish", connectTimeout: connectTimeout), sensor: sensor)
+        do {
+            var seen = 0
+            while count.map({ seen < $0 }) ?? true {
+                guard let json = try await feed.nextJSON() else { continue }
+                FileHandle.standardOutput.write(Data(json + [0x0A]))
+                seen += 1
+            }
+        } catch {
+            await feed.close()
+            throw error
         }
+        await feed.close()
     }
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import ThermoshardClient
 import Wire
 
 /// `thermoshard commands`: reads the durable command log, the record that loses nothing (the
@@ -35,18 +36,12 @@ struct CommandsCommand: AsyncParsableCommand {
     func run() async throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
-        let endpoint = Endpoint(url: admin, flag: "--admin", connectTimeout: connectTimeout.duration)
-        var next = from
+        let admin = AdminClient(Endpoint(url: admin, flag: "--admin", connectTimeout: connectTimeout))
         let out = FileHandle.standardOutput
-        while true {
-            let ask = AdminRequest(command: "commands", from: next, limit: 10_000, waitMilliseconds: follow ? 1000 : 0)
-            let reply = try await endpoint.request([UInt8](try encoder.encode(ask)))
-            if let error = try? JSONDecoder().decode(AdminError.self, from: Data(reply)) {
-                throw RuntimeError(error.error)
-            }
-            let page = try JSONDecoder().decode(CommandsReply.self, from: Data(reply))
-            if next < page.start {
-                FileHandle.standardError.write(Data("note: commands \(next)..<\(page.start) are no longer kept; starting at \(page.start)\n".utf8))
+        var expected = from
+        for try await page in admin.commandPages(from: from, follow: follow) {
+            if expected < page.start {
+                FileHandle.standardError.write(Data("note: commands \(expected)..<\(page.start) are no longer kept; starting at \(page.start)\n".utf8))
             }
             var text = ""
             for command in page.commands {
@@ -57,8 +52,7 @@ struct CommandsCommand: AsyncParsableCommand {
                 }
             }
             out.write(Data(text.utf8))
-            next = page.next
-            if !follow && next >= page.end { return }
+            expected = page.next
         }
     }
 }
