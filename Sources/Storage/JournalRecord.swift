@@ -56,8 +56,6 @@ public enum JournalRecord: Sendable, Equatable {
 
     static let itemsKind: UInt8 = 1
     static let producersKind: UInt8 = 2
-    static let readingTag: UInt8 = 0
-    static let settingTag: UInt8 = 1
 
     /// The largest payload a record may have: the reader takes a longer one for corruption.
     public static let maximumPayload = RecordFraming.maximumPayload
@@ -69,9 +67,7 @@ public enum JournalRecord: Sendable, Equatable {
             var size = 1 + 2 + min(request.producer?.utf8.count ?? 0, Int(UInt16.max)) + 8 + 4 + request.reply.count + 4
             for run in request.runs {
                 size += 4 + 8 + 4
-                for item in run.items {
-                    if case .setting = item { size += 33 } else { size += 17 }
-                }
+                for item in run.items { size += ItemCodec.size(of: item) }
             }
             return size
         case .producers(let producers):
@@ -94,7 +90,7 @@ public enum JournalRecord: Sendable, Equatable {
                     w.write(run.partition)
                     w.write(run.firstOffset)
                     w.write(UInt32(run.items.count))
-                    for item in run.items { Self.write(item, into: &w) }
+                    for item in run.items { ItemCodec.write(item, into: &w) }
                 }
             case .producers(let producers):
                 w.write(Self.producersKind)
@@ -105,22 +101,6 @@ public enum JournalRecord: Sendable, Equatable {
                     w.write(blob: entry.reply)
                 }
             }
-        }
-    }
-
-    /// Writes one item as the journal stores it: a tag, the sensor, its values.
-    public static func write(_ item: Item, into w: inout ByteWriter) {
-        switch item {
-        case .reading(let sensor, let temperature):
-            w.write(readingTag)
-            w.write(sensor)
-            w.write(temperature)
-        case .setting(let sensor, let setting):
-            w.write(settingTag)
-            w.write(sensor)
-            w.write(setting.desired)
-            w.write(setting.up)
-            w.write(setting.down)
         }
     }
 
@@ -139,10 +119,10 @@ public enum JournalRecord: Sendable, Equatable {
             for _ in 0..<runCount {
                 let partition: UInt32 = try r.read()
                 let firstOffset: UInt64 = try r.read()
-                let count = try r.readCount(minimumElementSize: 17)
+                let count = try r.readCount(minimumElementSize: ItemCodec.readingSize)
                 var items: [Item] = []
                 items.reserveCapacity(count)
-                for _ in 0..<count { items.append(try readItem(&r)) }
+                for _ in 0..<count { items.append(try ItemCodec.read(&r)) }
                 runs.append(Run(partition: partition, firstOffset: firstOffset, items: items))
             }
             return .items(Request(producer: producer.isEmpty ? nil : producer, seq: seq, reply: reply, runs: runs))
@@ -155,19 +135,6 @@ public enum JournalRecord: Sendable, Equatable {
             return .producers(entries)
         default:
             throw DecodeError("unknown journal record kind \(kind)")
-        }
-    }
-
-    static func readItem(_ r: inout ByteReader) throws(DecodeError) -> Item {
-        let tag: UInt8 = try r.read()
-        let sensor: UInt64 = try r.read()
-        switch tag {
-        case readingTag:
-            return .reading(sensor: sensor, temperature: try r.read())
-        case settingTag:
-            return .setting(sensor: sensor, Setting(unchecked: try r.read(), up: try r.read(), down: try r.read()))
-        default:
-            throw DecodeError("unknown item tag \(tag)")
         }
     }
 }

@@ -11,8 +11,9 @@ public import Control
 /// | seq      | 8    | if bit 0: u64                              |
 /// | count    | 4    | u32 number of records                      |
 ///
-/// then `count` records: kind u8 and sensor u64, followed for kind 0 (a reading, 17 bytes) by
-/// temperature f64, for kind 1 (a setting, 33 bytes) by desired, up and down f64.
+/// then `count` records, each an item as ``ItemCodec`` lays it out: kind u8 and sensor u64,
+/// followed for kind 0 (a reading, 17 bytes) by temperature f64, for kind 1 (a setting, 33
+/// bytes) by desired, up and down f64.
 ///
 /// Values are validated as in JSON and rejected by index; structural faults refuse the request.
 public enum BinaryBatch {
@@ -21,8 +22,8 @@ public enum BinaryBatch {
     public static let version: UInt8 = 1
     /// The size of the header without an envelope: magic, version, flags, count.
     public static let headerSize = 9
-    public static let readingSize = 17
-    public static let settingSize = 33
+    public static let readingSize = ItemCodec.readingSize
+    public static let settingSize = ItemCodec.settingSize
     /// The longest producer ID, in UTF-8 bytes (binary and JSON alike).
     public static let maxProducerLength = 256
 
@@ -87,26 +88,26 @@ public enum BinaryBatch {
         request.items.reserveCapacity(count)
         for index in 0..<count {
             let start = reader.position
-            guard let kind = try? reader.read(UInt8.self), let sensor = try? reader.read(UInt64.self) else {
-                throw fault("truncated record \(index) (\(bytes.count - start) bytes left)", at: start)
+            let fields: ItemCodec.Fields
+            do {
+                fields = try ItemCodec.readFields(&reader)
+            } catch {
+                switch error {
+                case .truncatedHeader:
+                    throw fault("truncated record \(index) (\(bytes.count - start) bytes left)", at: start)
+                case .unknownKind(let kind):
+                    throw fault("unknown record kind \(kind) in record \(index)", at: start)
+                case .truncatedValues(let kind):
+                    let (what, size) = kind == ItemCodec.readingKind ? ("a reading", readingSize) : ("a setting", settingSize)
+                    throw fault("truncated record \(index) (\(what) is \(size) bytes, \(bytes.count - start) left)", at: start)
+                }
             }
             let checked: Result<Item, IngestDecoder.ItemProblem>
-            switch kind {
-            case 0:
-                guard let temperature = try? reader.read(Double.self) else {
-                    throw fault("truncated record \(index) (a reading is \(readingSize) bytes, \(bytes.count - start) left)", at: start)
-                }
+            switch fields {
+            case .reading(let sensor, let temperature):
                 checked = IngestDecoder.reading(sensor: sensor, temperature: temperature)
-            case 1:
-                guard let desired = try? reader.read(Double.self),
-                      let up = try? reader.read(Double.self),
-                      let down = try? reader.read(Double.self)
-                else {
-                    throw fault("truncated record \(index) (a setting is \(settingSize) bytes, \(bytes.count - start) left)", at: start)
-                }
+            case .setting(let sensor, let desired, let up, let down):
                 checked = IngestDecoder.setting(sensor: sensor, desired: desired, up: up, down: down)
-            default:
-                throw fault("unknown record kind \(kind) in record \(index)", at: start)
             }
             switch checked {
             case .success(let item): request.items.append(item)
@@ -152,18 +153,7 @@ public struct BinaryBatchEncoder: Sendable {
     /// Appends one record. Values are written as they are; the server validates them.
     public mutating func append(_ item: Item) {
         precondition(count < Int(UInt32.max), "a binary batch holds at most \(UInt32.max) records")
-        switch item {
-        case .reading(let sensor, let temperature):
-            writer.write(UInt8(0))
-            writer.write(sensor)
-            writer.write(temperature)
-        case .setting(let sensor, let setting):
-            writer.write(UInt8(1))
-            writer.write(sensor)
-            writer.write(setting.desired)
-            writer.write(setting.up)
-            writer.write(setting.down)
-        }
+        ItemCodec.write(item, into: &writer)
         count += 1
     }
 

@@ -375,7 +375,7 @@ extension ClusterReply {
                 w.write(batch.epoch)
                 w.write(batch.firstOffset)
                 w.write(UInt32(batch.items.count))
-                for item in batch.items { w.write(item) }
+                for item in batch.items { ItemCodec.write(item, into: &w) }
             }
             w.write(UInt32(work.revokes.count))
             for revoke in work.revokes { w.write(revoke) }
@@ -405,9 +405,9 @@ extension ClusterReply {
                 }
                 for _ in 0..<(try r.readCount(minimumElementSize: 24)) {
                     var batch = Batch(partition: try r.read(), epoch: try r.read(), firstOffset: try r.read(), items: [])
-                    let count = try r.readCount(minimumElementSize: 17)
+                    let count = try r.readCount(minimumElementSize: ItemCodec.readingSize)
                     batch.items.reserveCapacity(count)
-                    for _ in 0..<count { batch.items.append(try r.readItem()) }
+                    for _ in 0..<count { batch.items.append(try ItemCodec.read(&r)) }
                     work.batches.append(batch)
                 }
                 for _ in 0..<(try r.readCount(minimumElementSize: 12)) { work.revokes.append(try r.readPartitionEpoch()) }
@@ -444,22 +444,6 @@ extension ByteWriter {
         write(pe.partition)
         write(pe.epoch)
     }
-
-    /// An item: kind (0 reading, 1 setting), sensor, then one or three doubles.
-    public mutating func write(_ item: Item) {
-        switch item {
-        case .reading(let sensor, let temperature):
-            write(UInt8(0))
-            write(sensor)
-            write(temperature)
-        case .setting(let sensor, let setting):
-            write(UInt8(1))
-            write(sensor)
-            write(setting.desired)
-            write(setting.up)
-            write(setting.down)
-        }
-    }
 }
 
 extension ByteReader {
@@ -476,18 +460,5 @@ extension ByteReader {
 
     fileprivate mutating func end() throws(DecodeError) {
         guard isAtEnd else { throw DecodeError("\(remaining) trailing bytes") }
-    }
-
-    /// An item written by ``ByteWriter/write(_:)-(Item)``; values were validated at ingest.
-    public mutating func readItem() throws(DecodeError) -> Item {
-        switch try read(UInt8.self) {
-        case 0:
-            return .reading(sensor: try read(), temperature: try read())
-        case 1:
-            let sensor: UInt64 = try read()
-            return .setting(sensor: sensor, Setting(unchecked: try read(), up: try read(), down: try read()))
-        default:
-            throw DecodeError("unknown item kind")
-        }
     }
 }

@@ -7,8 +7,7 @@ import ServiceLifecycle
 import Storage
 import Worker
 
-struct CoordinatorCommand: AsyncParsableCommand, HasOptionGroups {
-    static let optionGroups: [any ParsableArguments.Type] = [LoggingOptions.self]
+struct CoordinatorCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "coordinator",
         abstract: "Run the coordinator: ingest, partition logs, assignment, checkpoints, command feed.",
@@ -118,8 +117,7 @@ struct CoordinatorCommand: AsyncParsableCommand, HasOptionGroups {
     }
 }
 
-struct WorkerCommand: AsyncParsableCommand, HasOptionGroups {
-    static let optionGroups: [any ParsableArguments.Type] = [LoggingOptions.self]
+struct WorkerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "worker",
         abstract: "Run a worker: it registers with the coordinator, runs the controller for its partitions and checkpoints them.",

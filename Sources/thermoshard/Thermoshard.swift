@@ -36,16 +36,15 @@ struct Thermoshard: AsyncParsableCommand {
             FileHandle.standardError.write(Data(unknownSubcommand(name).utf8))
             Foundation.exit(ExitCode.validationFailure.rawValue)
         }
-        if let name = arguments.first,
-           let subcommand = configuration.subcommands.first(where: { $0.configuration.commandName == name }) {
-            let groups = (subcommand as? any HasOptionGroups.Type)?.optionGroups ?? []
+        var origins: [ConfigurationSources.Origin] = []
+        if let name = arguments.first, configuration.subcommands.contains(where: { $0.configuration.commandName == name }) {
             do {
-                arguments = [name] + (try ConfigurationSources.merge(
+                (arguments, origins) = try await ConfigurationSources.merge(
                     arguments: Array(arguments.dropFirst()), subcommand: name,
-                    options: ConfigurationSources.declaredOptions([subcommand] + groups),
-                    environment: ProcessInfo.processInfo.environment,
-                    readFile: { try String(contentsOfFile: $0, encoding: .utf8) }
-                ))
+                    options: ConfigurationSources.declaredOptions(of: Thermoshard.self),
+                    environment: ProcessInfo.processInfo.environment
+                )
+                arguments.insert(name, at: 0)
             } catch {
                 FileHandle.standardError.write(Data("Error: \(error)\n".utf8))
                 Foundation.exit(ExitCode.validationFailure.rawValue)
@@ -57,6 +56,13 @@ struct Thermoshard: AsyncParsableCommand {
         do {
             command = try parseAsRoot(arguments)
         } catch {
+            // A bad value from the environment or the file: say where it came from.
+            let named = ConfigurationSources.origins(namedIn: fullMessage(for: error), among: origins)
+            if !named.isEmpty {
+                let sources = named.map { "--\($0.option) '\($0.value)' is from \($0.source)" }
+                FileHandle.standardError.write(Data("Error: \(message(for: error))\n\(sources.joined(separator: "\n"))\n".utf8))
+                Foundation.exit(exitCode(for: error).rawValue)
+            }
             exit(withError: error)
         }
         do {
@@ -113,9 +119,4 @@ struct Thermoshard: AsyncParsableCommand {
         default: String(describing: error)
         }
     }
-}
-
-/// A subcommand whose option groups take part in ``ConfigurationSources`` too.
-protocol HasOptionGroups {
-    static var optionGroups: [any ParsableArguments.Type] { get }
 }

@@ -111,8 +111,9 @@ def test_drain_hands_over_and_refuses_the_last_worker(cluster):
 
 
 def test_configuration_precedence_flag_environment_file_default(cluster, tmp_path):
-    config = tmp_path / "thermoshard.conf"
-    config.write_text('# shared\nlog-level = info\n[coordinator]\npartitions = 8\nheartbeat-timeout = "2s"\n[worker]\nid = from-file\n')
+    config = tmp_path / "thermoshard.json"
+    config.write_text(json.dumps({"log-level": "info", "coordinator": {"partitions": 8, "heartbeat-timeout": "2s"},
+                                  "worker": {"id": "from-file"}}))
 
     def partitions_with(name, env, *flags):
         data = tmp_path / name
@@ -130,20 +131,54 @@ def test_configuration_precedence_flag_environment_file_default(cluster, tmp_pat
     assert partitions_with("file", {"THERMOSHARD_CONFIG": str(config)}) == 8
     assert partitions_with("env", {"THERMOSHARD_PARTITIONS": "12"}, "--config", str(config)) == 12
     assert partitions_with("flag", {"THERMOSHARD_PARTITIONS": "12"}, "--config", str(config), "--partitions", "16") == 16
-    # A mistake in the file is a clear error naming the file and line.
-    config.write_text("[coordinator]\nheartbeat = 1s\n")
+    # A mistake in the file is a clear error naming the file and the key.
+    config.write_text(json.dumps({"coordinator": {"heartbeat": "1s"}}))
     result = subprocess.run([BIN, "coordinator", "--data", str(tmp_path / "bad"), "--config", str(config)],
                             capture_output=True, text=True, timeout=30)
-    assert result.returncode != 0 and f"{config}:2" in result.stderr and "heartbeat-timeout" in result.stderr
+    assert result.returncode == 64 and str(config) in result.stderr and "coordinator.heartbeat" in result.stderr
+    assert "did you mean 'heartbeat-timeout'" in result.stderr
     help_text = subprocess.run([BIN, "coordinator", "--help"], capture_output=True, text=True, timeout=30).stdout
     assert "THERMOSHARD_" in help_text and "Precedence: flag, then environment, then file, then default" in " ".join(help_text.split())
     # The worker reads its id from the file.
     cluster.start_coordinator()
-    worker = subprocess.Popen([BIN, "worker", "--coordinator", cluster.cluster_url, "--config", str(tmp_path / "w.conf")],
+    worker = subprocess.Popen([BIN, "worker", "--coordinator", cluster.cluster_url, "--config", str(tmp_path / "w.json")],
                               env={**os.environ, "THERMOSHARD_LEAVE_TIMEOUT": "1s"}, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL) if (tmp_path / "w.conf").write_text("[worker]\nid = from-file\n") else None
+                              stderr=subprocess.DEVNULL) if (tmp_path / "w.json").write_text('{"worker": {"id": "from-file"}}') else None
     try:
         cluster.wait(lambda s: [w["id"] for w in s["workers"]] == ["from-file"], what="the worker registers as from-file")
     finally:
         worker.terminate()
         assert worker.wait(timeout=20) == 0
+
+
+def test_configuration_errors_name_the_key_and_the_file(tmp_path):
+    config = tmp_path / "thermoshard.json"
+
+    def error_with(contents, env=None):
+        config.write_text(contents if isinstance(contents, str) else json.dumps(contents))
+        result = subprocess.run([BIN, "coordinator", "--data", str(tmp_path / "data"), "--config", str(config)],
+                                capture_output=True, text=True, timeout=30, env={**os.environ, **(env or {})})
+        assert result.returncode == 64, result
+        assert not (tmp_path / "data").exists()
+        return result.stderr
+
+    # Unknown keys: at the top level, in a section, and a section that is no subcommand.
+    stderr = error_with({"heartbeat-timout": "1s"})
+    assert str(config) in stderr and "'heartbeat-timout'" in stderr and "did you mean 'heartbeat-timeout'" in stderr
+    stderr = error_with({"worker": {"leave": "1s"}})
+    assert str(config) in stderr and "'worker.leave'" in stderr and "not an option of worker" in stderr
+    stderr = error_with({"coordinater": {"partitions": 8}})
+    assert str(config) in stderr and "'coordinater'" in stderr
+    # Bad values: one the parser refuses, one validation refuses, one of the wrong JSON type.
+    stderr = error_with({"coordinator": {"partitions": "lots"}})
+    assert "'lots'" in stderr and f"config file {config}, key coordinator.partitions" in stderr
+    stderr = error_with({"heartbeat-timeout": "10ms"})
+    assert "--heartbeat-timeout must be at least 100ms" in stderr and f"config file {config}, key heartbeat-timeout" in stderr
+    stderr = error_with({"coordinator": {"partitions": True}})
+    assert str(config) in stderr and "'coordinator.partitions'" in stderr and "not true" in stderr
+    # The environment wins over the file, and a bad value from it names the variable.
+    stderr = error_with({"coordinator": {"partitions": 8}}, {"THERMOSHARD_PARTITIONS": "0"})
+    assert "--partitions must be between 1 and 65536" in stderr and "environment variable THERMOSHARD_PARTITIONS" in stderr
+    # A file in the old format is not JSON: the error says which file.
+    stderr = error_with('[coordinator]\npartitions = 8 # comment\n')
+    assert f"config file {config} is not valid JSON" in stderr
