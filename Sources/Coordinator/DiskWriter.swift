@@ -50,8 +50,8 @@ final class DiskWriter: @unchecked Sendable {
             try syncLogs()
             stats.synced = true
         }
-        for (partition, checkpoint) in batch.checkpoints {
-            try checkpoints.write(partition: partition, checkpoint, sync: policy != .never)
+        for checkpoint in batch.checkpoints {
+            try checkpoints.write(checkpoint, sync: policy != .never)
         }
         if !batch.checkpoints.isEmpty {
             stats.removedSegments = try journal.removeSegments { [checkpoints] in checkpoints.retainFrom(partition: Int($0)) }

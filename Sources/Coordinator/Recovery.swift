@@ -22,7 +22,7 @@ enum Recovery {
     ) throws(StorageError) -> (DiskWriter, RecoveredState) {
         let count = directory.partitionCount
         let store = try CheckpointStore(directory: directory.checkpointsPath, partitionCount: count)
-        var checkpoints: [StoredCheckpoint?] = []
+        var checkpoints: [PartitionSnapshot?] = []
         var notes: [String] = []
         var errors: [String] = []
         for partition in 0..<count {

@@ -1,4 +1,5 @@
 public import Storage
+public import Wire
 
 /// What one group commit writes: journal records, commands and checkpoints, in that order.
 ///
@@ -11,7 +12,7 @@ public struct CommitBatch: Sendable {
     public var journalEnds: [UInt32: UInt64] = [:]
     public var producerUpdates: [JournalRecord.ProducerSnapshot] = []
     public var commands: [CommandRecord] = []
-    public var checkpoints: [(partition: Int, checkpoint: StoredCheckpoint)] = []
+    public var checkpoints: [PartitionSnapshot] = []
 
     public init() {}
 

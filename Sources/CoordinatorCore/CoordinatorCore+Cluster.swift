@@ -158,12 +158,11 @@ extension CoordinatorCore {
             self.log(.warning, rateKey: "bad-checkpoint", "refused checkpoint of partition \(partition) from \(worker): \(problem); keeping the one at offset \(checkpoints[partition]?.nextOffset ?? 0)")
             return
         }
-        let stored = StoredCheckpoint(epoch: checkpoint.epoch, nextOffset: checkpoint.nextOffset, state: checkpoint.state)
-        checkpoints[partition] = stored
+        checkpoints[partition] = checkpoint
         checkpointTimes[partition] = now
         counters.checkpoints += 1
         buffered -= logs[partition].trim(below: checkpoint.nextOffset)
-        pending.checkpoints.append((partition, stored))
+        pending.checkpoints.append(checkpoint)
     }
 
     /// The worker could not restore a partition it was assigned (the state did not decode

@@ -26,7 +26,7 @@ public struct CoordinatorCore: Sendable {
     public internal(set) var membership: Membership
     public internal(set) var table: PartitionTable
     public internal(set) var logs: [PartitionLog]
-    public internal(set) var checkpoints: [StoredCheckpoint?]
+    public internal(set) var checkpoints: [PartitionSnapshot?]
     var checkpointTimes: [Nanoseconds?]
     public internal(set) var counters = Counters()
     /// Items accepted and not yet covered by a checkpoint.

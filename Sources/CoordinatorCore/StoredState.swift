@@ -1,4 +1,5 @@
 public import Storage
+public import Wire
 
 /// The coordinator's state as its data directory holds it: each partition's newest intact
 /// checkpoint, the journal's items after it, the producer table and where the command log
@@ -6,14 +7,14 @@ public import Storage
 /// ``replay(_:)`` for every journal record, then ``finish(published:commandEnd:)``. A
 /// ``CoordinatorCore`` starts from it.
 public struct StoredState: Sendable {
-    public private(set) var checkpoints: [StoredCheckpoint?]
+    public private(set) var checkpoints: [PartitionSnapshot?]
     public private(set) var logs: [PartitionLog]
     public var producers = ProducerTable()
     public private(set) var commandEnd: UInt64 = 0
     /// Partitions whose journal skips offsets: where it expected and what it found.
     public private(set) var gaps: [Int: (expected: UInt64, found: UInt64)] = [:]
 
-    public init(checkpoints: [StoredCheckpoint?]) {
+    public init(checkpoints: [PartitionSnapshot?]) {
         self.checkpoints = checkpoints
         logs = checkpoints.map { checkpoint in
             var log = PartitionLog()

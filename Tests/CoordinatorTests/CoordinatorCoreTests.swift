@@ -119,7 +119,7 @@ struct CoordinatorCoreTests {
 
     /// A restarted core hands out epochs above every stored checkpoint's.
     @Test func epochsContinueAboveTheStoredOnes() {
-        let stored = StoredState(checkpoints: [StoredCheckpoint(epoch: 41, nextOffset: 0, state: CheckpointCodec.encode(PartitionState(partition: 0))), nil])
+        let stored = StoredState(checkpoints: [PartitionSnapshot(partition: 0, epoch: 41, nextOffset: 0, state: CheckpointCodec.encode(PartitionState(partition: 0))), nil])
         var core = CoordinatorCore(settings: Self.settings, stored: stored)
         _ = core.handle(.hello(Hello(worker: "a")), pipe: 1, now: 1)
         #expect(core.table.entries.allSatisfy { $0.epoch == 42 })

@@ -3,7 +3,7 @@ import Control
 import CoordinatorCore
 import Storage
 import Wire
-@testable import Worker
+import Worker
 
 /// A coordinator core, its disk and worker processes, stepped by hand with no sockets: the shell
 /// (`Coordinator`) reduced to delivering replies, writing batches and passing the time.
@@ -223,7 +223,9 @@ struct SimulatedCluster {
         var holders: [Int: [(name: WorkerID, epoch: UInt64)]] = [:]
         for process in processes where !process.exited {
             guard let incarnation = process.incarnation, core.membership.isMember(process.name, incarnation: incarnation) else { continue }
-            for (partition, owned) in process.engine.partitions { holders[partition, default: []].append((process.name, owned.epoch)) }
+            for partition in process.engine.ownedPartitions {
+                holders[partition, default: []].append((process.name, process.engine.epoch(of: partition)!))
+            }
         }
         for (partition, list) in holders.sorted(by: { $0.key < $1.key }) {
             if list.count > 1 {

@@ -1,5 +1,6 @@
 import CoordinatorCore
 import Storage
+import Wire
 
 /// What a coordinator's data directory would hold, built from the batches the core handed to
 /// the disk and the disk finished: the journal's requests, the command log, each partition's
@@ -9,7 +10,7 @@ struct SimulatedDisk {
     let partitionCount: Int
     private(set) var journal: [JournalRecord.Request] = []
     private(set) var commands: [CommandRecord] = []
-    private(set) var checkpoints: [StoredCheckpoint?]
+    private(set) var checkpoints: [PartitionSnapshot?]
     private(set) var producers = ProducerTable()
 
     init(partitionCount: Int) {
@@ -22,7 +23,7 @@ struct SimulatedDisk {
     mutating func write(_ batch: CommitBatch) {
         journal.append(contentsOf: batch.journal)
         commands.append(contentsOf: batch.commands)
-        for (partition, checkpoint) in batch.checkpoints { checkpoints[partition] = checkpoint }
+        for checkpoint in batch.checkpoints { checkpoints[Int(checkpoint.partition)] = checkpoint }
         for update in batch.producerUpdates {
             _ = producers.record(producer: update.producer, seq: update.seq, reply: update.reply)
         }
