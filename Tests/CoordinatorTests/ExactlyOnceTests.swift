@@ -112,8 +112,17 @@ struct ExactlyOnceTests {
     /// until every accepted item is processed and on disk.
     static func quiesce(_ cluster: inout SimulatedCluster) -> [String] {
         for id in cluster.live { cluster.setStopped(id, false) }
-        if !cluster.live.contains(where: { !cluster.processes[$0].leaveRequested }) { cluster.startProcess(named: "late") }
+        var late = 0
         for round in 0..<3000 {
+            // Someone must stay to take the partitions: not leaving, not drained.
+            let staying = cluster.live.contains { id in
+                let process = cluster.processes[id]
+                return !process.leaveRequested && cluster.core.membership.members[process.name]?.leaving != true
+            }
+            if !staying {
+                late += 1
+                cluster.startProcess(named: "late\(late)")
+            }
             for id in cluster.live { cluster.act(id, checkpoint: round % 5 == 0) }
             cluster.completeWrite()
             cluster.advance(by: 20_000_000)
