@@ -117,6 +117,44 @@ struct CoordinatorCoreTests {
         #expect(!core.hasUnwritten)
     }
 
+    /// A checkpoint is what the next owner starts from: one past the reported results, or one
+    /// whose state is not what it claims, is refused and counted, and the items are kept.
+    @Test func checkpointsBeyondTheResultsOrWithABadStateAreRefused() throws {
+        let items = [Self.setting(0), .reading(sensor: 0, temperature: 10)]
+        var (core, incarnation) = try Self.coreWithOwner(items: items)
+        let partition = core.partitioner.partition(of: 0)
+        let epoch = core.table.entries[partition].epoch
+        var state = PartitionState(partition: partition)
+        for (offset, item) in items.enumerated() { _ = try state.apply(item, at: UInt64(offset)) }
+        let ahead = Checkpoint(partition: UInt32(partition), epoch: epoch, nextOffset: 2, state: CheckpointCodec.encode(state))
+        let garbage = Checkpoint(partition: UInt32(partition), epoch: epoch, nextOffset: 0, state: [1, 2, 3])
+        _ = core.handle(.poll(Poll(worker: "a", incarnation: incarnation, checkpoints: [ahead, garbage])), pipe: 7, now: 2)
+        #expect(core.counters.badCheckpoints == 2)
+        #expect(core.checkpoints[partition] == nil)
+        #expect(core.logs[partition].items.count == 2)
+        // Once the results are in, the same checkpoint is taken and trims what it covers.
+        let result = PartitionResult(partition: UInt32(partition), epoch: epoch, nextOffset: 2, commands: [ProducedCommand(inputOffset: 1, sensor: 0, action: .on)])
+        _ = core.handle(.poll(Poll(worker: "a", incarnation: incarnation, results: [result], checkpoints: [ahead])), pipe: 7, now: 3)
+        #expect(core.counters.badCheckpoints == 2)
+        #expect(core.checkpoints[partition] == ahead)
+        #expect(core.logs[partition].items.isEmpty)
+        #expect(core.buffered == 0)
+    }
+
+    /// A worker that cannot restore a partition frees it; it goes to another worker, never
+    /// back to that incarnation.
+    @Test func aPartitionThatDoesNotRestoreGoesToAnotherWorker() throws {
+        var core = CoordinatorCore(settings: Self.settings, stored: StoredState(checkpoints: [nil, nil]))
+        guard case .reply(.welcome(let a)) = core.handle(.hello(Hello(worker: "a")), pipe: 1, now: 1) else { throw CancellationError() }
+        let epoch = core.table.entries[0].epoch
+        _ = core.handle(.poll(Poll(worker: "a", incarnation: a.incarnation, unrestored: [Unrestored(partition: 0, epoch: epoch, reason: "bad")])), pipe: 1, now: 2)
+        #expect(core.counters.restoreFailures == 1)
+        #expect(core.table.entries[0].holder == nil, "no other worker yet: it waits")
+        _ = core.handle(.hello(Hello(worker: "b")), pipe: 2, now: 3)
+        #expect(core.table.owner(of: 0)?.worker == "b")
+        #expect(core.table.entries[0].epoch == epoch + 1)
+    }
+
     /// A restarted core hands out epochs above every stored checkpoint's.
     @Test func epochsContinueAboveTheStoredOnes() {
         let stored = StoredState(checkpoints: [PartitionSnapshot(partition: 0, epoch: 41, nextOffset: 0, state: CheckpointCodec.encode(PartitionState(partition: 0))), nil])
