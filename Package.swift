@@ -25,6 +25,7 @@ let package = Package(
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.1.0"),
         // Layering of environment and config file (JSON, the package's default trait) under the flags.
         .package(url: "https://github.com/apple/swift-configuration.git", from: "1.4.0"),
+        .package(url: "https://github.com/apple/swift-collections.git", from: "1.1.0"),
     ],
     targets: [
         // C shim over the system's libnng (Debian: libnng-dev). No pkg-config file ships, so the
@@ -47,11 +48,19 @@ let package = Package(
         // Protocol decisions as value-type state machines: membership, assignment, handoff, epochs.
         .target(name: "Cluster", dependencies: ["Control"], swiftSettings: strict),
 
+        // Every coordinator decision as one value type, driven by events with the time passed
+        // in: no NNG, no clock, no file (it uses Storage's value types only).
+        .target(
+            name: "CoordinatorCore",
+            dependencies: ["Control", "Wire", "Cluster", "Storage", .product(name: "DequeModule", package: "swift-collections")],
+            swiftSettings: strict
+        ),
+
         // Thin shells driving the state machines with nng, the clock and the disk.
         .target(
             name: "Coordinator",
             dependencies: [
-                "Control", "Wire", "Cluster", "NNG", "Storage",
+                "Control", "Wire", "Cluster", "NNG", "Storage", "CoordinatorCore",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
@@ -86,6 +95,14 @@ let package = Package(
         .testTarget(
             name: "ClusterTests",
             dependencies: ["Cluster", "Control", .product(name: "PropertyBased", package: "swift-property-based")],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "CoordinatorTests",
+            dependencies: [
+                "CoordinatorCore", "Cluster", "Control", "Wire", "Storage", "Worker",
+                .product(name: "PropertyBased", package: "swift-property-based"),
+            ],
             swiftSettings: strict
         ),
         .testTarget(name: "NNGTests", dependencies: ["NNG"], swiftSettings: strict),

@@ -37,9 +37,9 @@ public struct CoordinatorService: Service {
         for error in recovered.errors { logger.error("recovery: \(error)") }
         logger.info("recovery done", metadata: [
             "ms": "\((ContinuousClock.now - started).nanoseconds / 1_000_000)",
-            "items_to_replay": "\(recovered.logs.reduce(0) { $0 + $1.items.count })",
+            "items_to_replay": "\(recovered.stored.logs.reduce(0) { $0 + $1.items.count })",
         ])
-        let coordinator = Coordinator(configuration: configuration, directory: directory, disk: disk, recovered: recovered, logger: logger)
+        let coordinator = Coordinator(configuration: configuration, directory: directory, disk: disk, recovered: recovered.stored, logger: logger)
         let sockets = try Sockets(configuration, logger: logger)
         do {
             try sockets.listen(configuration)

@@ -1,19 +1,8 @@
+import CoordinatorCore
 import Dispatch
 import Logging
 import Storage
 import Wire
-
-/// What one group commit writes: journal records, commands and checkpoints, in that order.
-struct DiskBatch: Sendable {
-    var journal = ByteWriter(capacity: 1 << 16)
-    /// Per partition, the end of its items in `journal`.
-    var journalEnds: [UInt32: UInt64] = [:]
-    var producerUpdates: [JournalRecord.ProducerSnapshot] = []
-    var commands: [CommandRecord] = []
-    var checkpoints: [(partition: Int, checkpoint: StoredCheckpoint)] = []
-
-    var isEmpty: Bool { journal.count == 0 && commands.isEmpty && checkpoints.isEmpty }
-}
 
 /// The coordinator's disk: the ingest journal, the command log and the checkpoints, driven on
 /// one dedicated thread so that no file call ever blocks Swift's cooperative pool.
@@ -42,21 +31,18 @@ final class DiskWriter: @unchecked Sendable {
     }
 
     /// Writes a batch, then calls `completion` (on the disk thread).
-    func write(_ batch: DiskBatch, completion: @escaping @Sendable (Result<Stats, StorageError>) -> Void) {
+    func write(_ batch: CommitBatch, completion: @escaping @Sendable (Result<WriteReport, StorageError>) -> Void) {
         queue.async { [self] in
-            completion(Result { () throws(StorageError) -> Stats in try perform(batch) })
+            completion(Result { () throws(StorageError) -> WriteReport in try perform(batch) })
         }
     }
 
-    struct Stats: Sendable {
-        var synced = false
-        var removedSegments = 0
-        var journalSegments = 0
-    }
-
-    private func perform(_ batch: DiskBatch) throws(StorageError) -> Stats {
-        var stats = Stats()
-        try journal.append(batch.journal.bytes, ends: batch.journalEnds, updates: batch.producerUpdates)
+    private func perform(_ batch: CommitBatch) throws(StorageError) -> WriteReport {
+        var stats = WriteReport()
+        // Encoded here, off the actor; the core refused every record too large to write.
+        var records = ByteWriter(capacity: 1 << 16)
+        for request in batch.journal { try JournalRecord.items(request).encode(into: &records) }
+        try journal.append(records.bytes, ends: batch.journalEnds, updates: batch.producerUpdates)
         try commandLog.append(batch.commands)
         unsynced = unsynced || !batch.isEmpty
         let due = policy == .interval && ContinuousClock.now - lastSync >= interval
@@ -64,8 +50,8 @@ final class DiskWriter: @unchecked Sendable {
             try syncLogs()
             stats.synced = true
         }
-        for (partition, checkpoint) in batch.checkpoints {
-            try checkpoints.write(partition: partition, checkpoint, sync: policy != .never)
+        for checkpoint in batch.checkpoints {
+            try checkpoints.write(checkpoint, sync: policy != .never)
         }
         if !batch.checkpoints.isEmpty {
             stats.removedSegments = try journal.removeSegments { [checkpoints] in checkpoints.retainFrom(partition: Int($0)) }

@@ -1,19 +1,5 @@
 import Control
-import Wire
-
-/// A partition's checkpoint as stored: the ownership epoch it was taken under, the log offset
-/// it covers (every item below it is in the state), and the encoded state.
-public struct StoredCheckpoint: Sendable, Equatable {
-    public var epoch: UInt64
-    public var nextOffset: UInt64
-    public var state: [UInt8]
-
-    public init(epoch: UInt64, nextOffset: UInt64, state: [UInt8]) {
-        self.epoch = epoch
-        self.nextOffset = nextOffset
-        self.state = state
-    }
-}
+public import Wire
 
 /// Each partition's two newest checkpoints, `partition-NNNNN.ckpt` and `.prev`, under
 /// `checkpoints/`.
@@ -42,7 +28,8 @@ public final class CheckpointStore {
         "\(directory)/partition-\(FileSystem.padded(partition, width: 5)).\(previous ? "prev" : "ckpt")"
     }
 
-    static func encode(_ checkpoint: StoredCheckpoint) -> [UInt8] {
+    /// The file holds all of the snapshot but its partition, which the file's name gives.
+    static func encode(_ checkpoint: PartitionSnapshot) -> [UInt8] {
         var w = ByteWriter(capacity: checkpoint.state.count + 32)
         w.write(bytes: magic)
         w.write(formatVersion)
@@ -53,7 +40,7 @@ public final class CheckpointStore {
         return w.bytes
     }
 
-    static func decode(_ bytes: [UInt8]) -> Result<StoredCheckpoint, StorageError> {
+    static func decode(_ bytes: [UInt8], partition: Int) -> Result<PartitionSnapshot, StorageError> {
         guard bytes.count >= 30, Array(bytes[0..<4]) == magic else { return .failure(StorageError("not a checkpoint file")) }
         guard CRC32C.checksum(bytes.dropLast(4)) == RecordFraming.load(bytes, bytes.count - 4) else {
             return .failure(StorageError("checksum mismatch"))
@@ -62,7 +49,7 @@ public final class CheckpointStore {
         do {
             let version: UInt16 = try r.read()
             guard version == formatVersion else { return .failure(StorageError("unsupported format version \(version)")) }
-            let checkpoint = StoredCheckpoint(epoch: try r.read(), nextOffset: try r.read(), state: try r.readBlob())
+            let checkpoint = PartitionSnapshot(partition: UInt32(partition), epoch: try r.read(), nextOffset: try r.read(), state: try r.readBlob())
             _ = try CheckpointCodec.decode(checkpoint.state)
             return .success(checkpoint)
         } catch {
@@ -71,9 +58,9 @@ public final class CheckpointStore {
     }
 
     /// The newest intact checkpoint of `partition`, and notes on any damaged one.
-    public func load(partition: Int) -> (StoredCheckpoint?, [String]) {
+    public func load(partition: Int) -> (PartitionSnapshot?, [String]) {
         var notes: [String] = []
-        var found: [StoredCheckpoint] = []
+        var found: [PartitionSnapshot] = []
         for previous in [false, true] {
             let path = path(partition, previous: previous)
             let bytes: [UInt8]?
@@ -84,7 +71,7 @@ public final class CheckpointStore {
                 continue
             }
             guard let bytes else { continue }
-            switch Self.decode(bytes) {
+            switch Self.decode(bytes, partition: partition) {
             case .success(let checkpoint): found.append(checkpoint)
             case .failure(let error): notes.append("checkpoint \(path) is damaged (\(error)); ignoring it")
             }
@@ -98,7 +85,8 @@ public final class CheckpointStore {
     }
 
     /// Writes a partition's new checkpoint, keeping the one before it as `.prev`.
-    public func write(partition: Int, _ checkpoint: StoredCheckpoint, sync: Bool) throws(StorageError) {
+    public func write(_ checkpoint: PartitionSnapshot, sync: Bool) throws(StorageError) {
+        let partition = Int(checkpoint.partition)
         let current = path(partition)
         let temporary = current + ".tmp"
         try? FileSystem.remove(temporary)

@@ -89,20 +89,6 @@ public struct PartitionResult: Sendable, Hashable {
     }
 }
 
-/// A partition's state as of an offset, encoded with ``CheckpointCodec``.
-public struct Checkpoint: Sendable, Hashable {
-    public var partition: UInt32
-    public var epoch: UInt64
-    public var nextOffset: UInt64
-    public var state: [UInt8]
-    public init(partition: UInt32, epoch: UInt64, nextOffset: UInt64, state: [UInt8]) {
-        self.partition = partition
-        self.epoch = epoch
-        self.nextOffset = nextOffset
-        self.state = state
-    }
-}
-
 /// A partition and the epoch of its ownership.
 public struct PartitionEpoch: Sendable, Hashable {
     public var partition: UInt32
@@ -143,21 +129,6 @@ public struct Poll: Sendable, Hashable {
         self.checkpoints = checkpoints
         self.released = released
         self.unrestored = unrestored
-    }
-}
-
-/// A partition given to a worker: start from `state` (a checkpoint, empty for a new partition)
-/// at `nextOffset`.
-public struct Assign: Sendable, Hashable {
-    public var partition: UInt32
-    public var epoch: UInt64
-    public var nextOffset: UInt64
-    public var state: [UInt8]
-    public init(partition: UInt32, epoch: UInt64, nextOffset: UInt64, state: [UInt8]) {
-        self.partition = partition
-        self.epoch = epoch
-        self.nextOffset = nextOffset
-        self.state = state
     }
 }
 

@@ -31,6 +31,8 @@ public struct WorkerEngine: Sendable {
     public init() {}
 
     public var ownedPartitions: [Int] { partitions.keys.sorted() }
+    /// The epoch this worker holds `partition` under, nil if it does not hold it.
+    public func epoch(of partition: Int) -> UInt64? { partitions[partition]?.epoch }
     public var sensorCount: Int { partitions.values.reduce(0) { $0 + $1.state.sensors.count } }
 
     /// Carries out one reply: assignments first, then batches, then revocations.

@@ -161,17 +161,17 @@ struct CommandLogTests {
 
 @Suite("Checkpoint store")
 struct CheckpointStoreTests {
-    func checkpoint(_ offset: UInt64) -> StoredCheckpoint {
-        StoredCheckpoint(epoch: 3, nextOffset: offset, state: CheckpointCodec.encode(PartitionState(partition: 1, nextOffset: offset)))
+    func checkpoint(_ offset: UInt64) -> PartitionSnapshot {
+        PartitionSnapshot(partition: 1, epoch: 3, nextOffset: offset, state: CheckpointCodec.encode(PartitionState(partition: 1, nextOffset: offset)))
     }
 
     @Test func keepsTwoGenerationsAndRetainsFromTheOlder() throws {
         let dir = TemporaryDirectory()
         let store = try CheckpointStore(directory: dir.path, partitionCount: 2)
         #expect(store.retainFrom(partition: 1) == 0)
-        try store.write(partition: 1, checkpoint(10), sync: false)
+        try store.write(checkpoint(10), sync: false)
         #expect(store.retainFrom(partition: 1) == 0)
-        try store.write(partition: 1, checkpoint(20), sync: false)
+        try store.write(checkpoint(20), sync: false)
         #expect(store.retainFrom(partition: 1) == 10)
         let (loaded, notes) = try CheckpointStore(directory: dir.path, partitionCount: 2).load(partition: 1)
         #expect(loaded == checkpoint(20))
@@ -181,8 +181,8 @@ struct CheckpointStoreTests {
     @Test func damagedNewestFallsBackToTheOlder() throws {
         let dir = TemporaryDirectory()
         let store = try CheckpointStore(directory: dir.path, partitionCount: 2)
-        try store.write(partition: 1, checkpoint(10), sync: false)
-        try store.write(partition: 1, checkpoint(20), sync: false)
+        try store.write(checkpoint(10), sync: false)
+        try store.write(checkpoint(20), sync: false)
         let file = dir.path + "/partition-00001.ckpt"
         var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: file)))
         bytes[12] ^= 0x01

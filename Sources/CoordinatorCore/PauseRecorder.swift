@@ -3,7 +3,7 @@ import Wire
 /// How long moved partitions went unprocessed: from the moment a partition stopped being
 /// processed (its revocation, or its owner's death being noticed) until its new owner had
 /// restored it, processed what waited and polled again. Keeps the latest 4096.
-struct PauseRecorder {
+struct PauseRecorder: Sendable {
     private var samples: [UInt64] = []
     private var next = 0
     private var count = 0

@@ -1,0 +1,124 @@
+public import Cluster
+import Storage
+public import Wire
+
+extension CoordinatorCore {
+    /// Admits a decoded request: appends its valid items to their partitions' logs and to the
+    /// pending group commit, to be answered once that batch is on disk. A retry of an
+    /// idempotent producer's last request gets the kept reply and appends nothing. A refusal
+    /// (with its code, docs/protocol.md) appends nothing.
+    public mutating func admit(_ request: IngestRequest, now: Nanoseconds) -> Admission {
+        guard running else {
+            return .refused(IngestReply.refused("coordinator is shutting down; retry", code: .shuttingDown).encode())
+        }
+        if let producer = request.producer, let seq = request.seq {
+            switch producers.verdict(producer: producer, seq: seq) {
+            case .new:
+                break
+            case .retry(let reply):
+                counters.duplicateRequests += 1
+                return .reply(reply, afterBatch: producerBatch[producer])
+            case .stale(let last):
+                counters.rejectedRequests += 1
+                return .refused(IngestReply.refused(
+                    "stale request: producer '\(producer)' already sent seq \(last), this is seq \(seq)", code: .stale).encode())
+            }
+        }
+        if buffered + request.items.count > settings.maxBufferedItems {
+            counters.rejectedRequests += 1
+            log(.warning, rateKey: "overloaded", "refusing ingest: \(buffered) items wait for workers")
+            return .refused(IngestReply.refused("overloaded: \(buffered) items are waiting for workers; retry later", code: .overloaded).encode())
+        }
+        let reply = IngestReply(accepted: request.items.count, rejected: request.rejected)
+        let encoded = reply.encode()
+        // What a retry will get: the reply itself, or its counts and first rejections if long.
+        let kept = request.producer == nil ? [] : reply.retained(encoded: encoded)
+        if let producer = request.producer, !producers.admits(producer: producer, replyBytes: kept.count, now: now) {
+            counters.rejectedRequests += 1
+            log(.warning, rateKey: "producers-full", "refusing ingest from new producers: the producer table is full (\(producers.count) producers)")
+            return .refused(IngestReply.refused(
+                "too many producers: the table of idempotent producers is full (\(producers.count) producers, \(producers.bytes) bytes), and none has been silent long enough to be forgotten; retry later",
+                code: .tooManyProducers).encode())
+        }
+        // Runs of consecutive offsets per partition, in first-touched order.
+        var runIndex: [Int: Int] = [:]
+        var runs: [JournalRecord.Run] = []
+        for item in request.items {
+            let partition = partitioner.partition(of: item.sensor)
+            if let index = runIndex[partition] {
+                runs[index].items.append(item)
+            } else {
+                runIndex[partition] = runs.count
+                runs.append(JournalRecord.Run(partition: UInt32(partition), firstOffset: logs[partition].head, items: [item]))
+            }
+        }
+        let record = JournalRecord.Request(producer: request.producer, seq: request.seq ?? 0, reply: kept, runs: runs)
+        let size = JournalRecord.items(record).payloadSize
+        guard size <= JournalRecord.maximumPayload else {
+            counters.rejectedRequests += 1
+            // The journal's reader would take a longer record for corruption (RecordFraming).
+            let error = "a record of \(size) bytes exceeds the limit of \(JournalRecord.maximumPayload) bytes per record; not written"
+            log(.warning, rateKey: "record-too-large", "refused ingest request: \(error)")
+            return .refused(IngestReply.refused("request refused: \(error)", code: .tooLarge).encode())
+        }
+        // Nothing refuses it from here on.
+        pending.journal.append(record)
+        for run in runs {
+            let partition = Int(run.partition)
+            for item in run.items { logs[partition].append(item) }
+            pending.journalEnds[run.partition] = logs[partition].head
+        }
+        buffered += request.items.count
+        counters.accepted += UInt64(request.items.count)
+        counters.rejected += UInt64(request.rejected.count)
+        if let producer = request.producer, let seq = request.seq {
+            let outcome = producers.record(producer: producer, seq: seq, reply: kept, now: now)
+            assert(outcome == .recorded, "the producer table refused what it admitted")
+            producerBatch[producer] = batchNumber
+            pending.producerUpdates.append(.init(producer: producer, seq: seq, reply: kept))
+        }
+        return .reply(encoded, afterBatch: batchNumber)
+    }
+
+    // MARK: - Group commit
+
+    /// The pending batch, if the disk is idle and there is one: the shell writes it and then
+    /// calls ``batchWritten(_:_:report:)``. While a batch is being written the next one grows.
+    public mutating func startWrite() -> (number: UInt64, batch: CommitBatch)? {
+        guard !writing, !pending.isEmpty else { return nil }
+        writing = true
+        let batch = pending
+        let number = batchNumber
+        pending = CommitBatch()
+        batchNumber += 1
+        return (number, batch)
+    }
+
+    /// Whether batch `number` is on disk.
+    public func isWritten(_ number: UInt64) -> Bool { number <= written }
+
+    /// A batch is on disk: its items may go to workers (owners are woken), and its commands to
+    /// the feed (returned, one message each, in order); the shell then answers the requests
+    /// that waited for it.
+    public mutating func batchWritten(_ number: UInt64, _ batch: CommitBatch, report: WriteReport) -> [[UInt8]] {
+        writing = false
+        written = number
+        counters.journalSegments = UInt64(report.journalSegments)
+        counters.journalSegmentsRemoved += UInt64(report.removedSegments)
+        if report.synced { counters.fsyncs += 1 }
+        // Wake each owner once (a wake builds the worker's whole reply).
+        var owners = Set<WorkerID>()
+        for (partition, head) in batch.journalEnds {
+            let partition = Int(partition)
+            logs[partition].durable = max(logs[partition].durable, head)
+            if let owner = table.owner(of: partition) { owners.insert(owner.worker) }
+        }
+        for worker in owners.sorted() { wake(worker) }
+        if !producerBatch.isEmpty { producerBatch = producerBatch.filter { $0.value > number } }
+        if let last = batch.commands.last { writtenCommandEnd = last.offset + 1 }
+        return batch.commands.map {
+            CommandEvent(sensor: $0.sensor, action: $0.action, partition: Int($0.partition), inputOffset: $0.inputOffset, commandOffset: $0.offset)
+                .encodeFeedMessage()
+        }
+    }
+}

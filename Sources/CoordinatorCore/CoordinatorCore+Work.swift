@@ -1,0 +1,101 @@
+import Cluster
+import Control
+import Wire
+
+/// Turning the partition table's directives into work for workers, and the ends of memberships.
+extension CoordinatorCore {
+    /// Applies the table's directives for the current membership, queueing work for workers.
+    mutating func rebalance(now: Nanoseconds) {
+        for directive in table.rebalance(active: membership.active) {
+            switch directive {
+            case .assign(let partition, let worker, let epoch):
+                let checkpoint = checkpoints[partition]
+                let start = checkpoint?.nextOffset ?? 0
+                // The new owner restores the checkpoint and is sent every item after it again.
+                logs[partition].processed = start
+                let state = checkpoint?.state ?? CheckpointCodec.encode(PartitionState(partition: partition))
+                pendingAssigns[worker, default: []].append(Assign(partition: UInt32(partition), epoch: epoch, nextOffset: start, state: state))
+                counters.partitionMoves += 1
+                wake(worker)
+            case .revoke(let partition, let worker, let epoch):
+                pendingRevokes[worker, default: []].append(PartitionEpoch(partition: UInt32(partition), epoch: epoch))
+                if pausedSince[partition] == nil { pausedSince[partition] = now }
+                wake(worker)
+            }
+        }
+    }
+
+    /// Everything due to `worker` now: new partitions, item batches, revocations.
+    mutating func takeWork(for worker: WorkerID) -> Work {
+        var work = Work()
+        // Partition states go at most ~32 MiB a reply (at least one), so that a worker taking
+        // over millions of sensors restores them over a few polls and keeps polling meanwhile.
+        if var assigns = pendingAssigns.removeValue(forKey: worker) {
+            var bytes = 0
+            var count = 0
+            while count < assigns.count, count == 0 || bytes + assigns[count].state.count <= 32 << 20 {
+                bytes += assigns[count].state.count
+                count += 1
+            }
+            work.assigns = Array(assigns.prefix(count))
+            assigns.removeFirst(count)
+            if !assigns.isEmpty { pendingAssigns[worker] = assigns }
+        }
+        for assign in work.assigns where pausedSince[Int(assign.partition)] != nil {
+            resuming[worker, default: []].append(Int(assign.partition))
+        }
+        let undelivered = Set(pendingAssigns[worker]?.map { Int($0.partition) } ?? [])
+        var budget = settings.maxBatchItems
+        for partition in table.partitions(heldBy: worker) where budget > 0 && !undelivered.contains(partition) {
+            guard let owner = table.owner(of: partition), owner.worker == worker else { continue }
+            let log = logs[partition]
+            let items = log.items(from: log.processed, limit: budget)
+            guard !items.isEmpty else { continue }
+            budget -= items.count
+            work.batches.append(Batch(partition: UInt32(partition), epoch: owner.epoch, firstOffset: max(log.processed, log.base), items: items))
+        }
+        work.revokes = pendingRevokes.removeValue(forKey: worker) ?? []
+        return work
+    }
+
+    /// Answers the worker's parked poll if there is work for it.
+    mutating func wake(_ worker: WorkerID) {
+        guard parked[worker] != nil else { return }
+        let work = takeWork(for: worker)
+        guard !work.isEmpty else { return }
+        parked[worker] = nil
+        actions.append(.answer(worker, .work(work)))
+    }
+
+    /// A member is gone (dead, or replaced by a new incarnation): its partitions are free.
+    mutating func depart(_ departure: Membership.Departure, now: Nanoseconds) {
+        let worker = departure.member.id
+        let held = table.drop(worker)
+        for partition in held where pausedSince[partition] == nil { pausedSince[partition] = now }
+        counters.workersLost += 1
+        log(.warning, "worker lost", ["worker": worker, "cause": "\(departure.cause)", "partitions": "\(held.count)"])
+        if let poll = parked[worker], poll.incarnation == departure.member.incarnation {
+            parked[worker] = nil
+            actions.append(.answer(worker, .fenced(reason: "declared dead: \(departure.cause)")))
+        }
+        forget(worker)
+    }
+
+    mutating func forget(_ worker: WorkerID) {
+        resuming[worker] = nil
+        pendingAssigns[worker] = nil
+        pendingRevokes[worker] = nil
+        pipes = pipes.filter { $0.value.worker != worker || membership.isMember(worker, incarnation: $0.value.incarnation) }
+    }
+
+    /// The one place a leave ends: a leaving member that holds no partition any more is
+    /// removed (it is then told goodbye). Returns whether it was.
+    mutating func completeLeave(of worker: WorkerID, now: Nanoseconds) -> Bool {
+        guard let member = membership.members[worker], member.leaving, table.partitions(heldBy: worker).isEmpty else { return false }
+        _ = membership.remove(worker, incarnation: member.incarnation, cause: .left)
+        forget(worker)
+        log(.info, "worker left", ["worker": worker])
+        rebalance(now: now)
+        return true
+    }
+}
