@@ -63,12 +63,3 @@ public struct Fleet: Sendable {
     }
 }
 
-/// A small, fast, seedable random number generator (SplitMix64).
-public struct SplitMix64: Sendable {
-    public var state: UInt64
-    public init(seed: UInt64) { state = seed }
-    public mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        return Partitioner.mix64(state &- 0x9E37_79B9_7F4A_7C15)
-    }
-}

@@ -1,3 +1,4 @@
+import Control
 import Cluster
 import PropertyBased
 import Testing
@@ -16,7 +17,7 @@ private func counts(_ owners: [WorkerID?]) -> [WorkerID: Int] {
 struct AssignmentTests {
     @Test func everyPartitionOwnedOnceAndBalanced() async {
         await propertyCheck(input: partitionCounts, workerCounts, Gen.int(in: 0...1_000_000)) { p, w, seed in
-            var rng = SplitMix(seed: UInt64(seed))
+            var rng = SplitMix64(seed: UInt64(seed))
             let names = workers(w)
             // A random, possibly unbalanced current ownership including unknown and no owners.
             let current: [WorkerID?] = (0..<p).map { _ in
@@ -75,15 +76,3 @@ struct AssignmentTests {
     }
 }
 
-/// A tiny deterministic generator for test data.
-struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}

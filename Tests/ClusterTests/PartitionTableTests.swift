@@ -1,3 +1,4 @@
+import Control
 import Cluster
 import PropertyBased
 import Testing
@@ -60,7 +61,7 @@ struct PartitionTableTests {
     /// anew while its previous holder is still releasing it would have two.
     @Test func churnConverges() async {
         await propertyCheck(count: 200, input: Gen.int(in: 1...80), Gen.int(in: 0...1_000_000)) { p, seed in
-            var rng = SplitMix(seed: UInt64(seed))
+            var rng = SplitMix64(seed: UInt64(seed))
             var table = PartitionTable(partitionCount: p)
             var active: [WorkerID] = ["w0"]
             var nextName = 1

@@ -1,3 +1,4 @@
+import Control
 import Cluster
 import PropertyBased
 import Testing
@@ -87,7 +88,7 @@ struct RestoreFailureTests {
 
     @Test func planNeverGivesAPartitionToAWorkerExcludedFromIt() async {
         await propertyCheck(input: Gen.int(in: 1...120), Gen.int(in: 1...8), Gen.int(in: 0...1_000_000)) { p, w, seed in
-            var rng = SplitMix(seed: UInt64(seed))
+            var rng = SplitMix64(seed: UInt64(seed))
             let names = (0..<w).map { "w\($0)" }
             let current: [WorkerID?] = (0..<p).map { _ in
                 let r = Int(rng.next() % UInt64(w + 1))
@@ -116,7 +117,7 @@ struct RestoreFailureTests {
     /// stops every partition that some active worker may take is owned.
     @Test func churnWithRestoreFailuresConverges() async {
         await propertyCheck(count: 200, input: Gen.int(in: 1...40), Gen.int(in: 0...1_000_000)) { p, seed in
-            var rng = SplitMix(seed: UInt64(seed))
+            var rng = SplitMix64(seed: UInt64(seed))
             var table = PartitionTable(partitionCount: p)
             var active: [WorkerID] = ["w0", "w1"]
             var nextName = 2

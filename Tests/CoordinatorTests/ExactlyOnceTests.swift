@@ -26,7 +26,7 @@ struct ExactlyOnceTests {
 
     /// Runs a random schedule and returns what went wrong.
     static func run(_ cluster: inout SimulatedCluster, seed: UInt64, steps: Int) -> [String] {
-        var rng = SplitMix(seed: seed)
+        var rng = SplitMix64(seed: seed)
         var problems: [String] = []
         var seqs: [String: UInt64] = [:]
         var names = ["w0", "w1"]
@@ -165,7 +165,7 @@ struct ExactlyOnceTests {
         return problems
     }
 
-    static func randomItem(_ rng: inout SplitMix) -> Item {
+    static func randomItem(_ rng: inout SplitMix64) -> Item {
         let sensor = sensors[Int(rng.next() % UInt64(sensors.count))]
         if rng.next() % 5 == 0 {
             let desired = [18.0, 20.0, 22.0][Int(rng.next() % 3)]
@@ -175,15 +175,3 @@ struct ExactlyOnceTests {
     }
 }
 
-/// A small deterministic generator, so a failing seed reproduces.
-struct SplitMix: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}

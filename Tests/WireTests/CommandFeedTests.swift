@@ -16,7 +16,7 @@ struct CommandFeedTests {
     }
 
     @Test func roundTrip() throws {
-        var rng = CodecTestRNG(seed: 11)
+        var rng = SplitMix64(seed: 11)
         let sensors: [SensorID] = [0, 1, 17, 170, .max]
         for i in 0..<500 {
             let event = CommandEvent(

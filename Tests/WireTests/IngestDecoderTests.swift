@@ -208,7 +208,7 @@ struct IngestDecoderTests {
 
     /// Random valid and invalid items as JSON decode to exactly what the rules say.
     @Test func randomItemsAsJSON() throws {
-        var rng = CodecTestRNG(seed: 42)
+        var rng = SplitMix64(seed: 42)
         for _ in 0..<50 {
             let items = (0..<Int(rng.next() % 200)).map { _ in Kit.randomItem(&rng) }.filter { item in
                 switch item {

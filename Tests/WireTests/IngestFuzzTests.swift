@@ -39,7 +39,7 @@ struct IngestFuzzTests {
     }()
 
     @Test func randomBytes() {
-        var rng = CodecTestRNG(seed: 2024)
+        var rng = SplitMix64(seed: 2024)
         let alphabet = Array(#"{}[],:"\ 0123456789.eE+-truefalsn"#.utf8) + [0xFE, 0x54, 0x42, 0x01, 0x00, 0xC3, 0xFF]
         for round in 0..<1000 {
             let length = Int(rng.next() % 96)
@@ -51,7 +51,7 @@ struct IngestFuzzTests {
     }
 
     @Test func mutatedValidRequests() {
-        var rng = CodecTestRNG(seed: 77)
+        var rng = SplitMix64(seed: 77)
         for round in 0..<1000 {
             var bytes = Self.seeds[round % Self.seeds.count]
             for _ in 0..<(1 + Int(rng.next() % 4)) {
@@ -69,7 +69,7 @@ struct IngestFuzzTests {
     }
 
     @Test func randomBytesThroughTheParserDirectly() {
-        var rng = CodecTestRNG(seed: 31337)
+        var rng = SplitMix64(seed: 31337)
         for _ in 0..<1000 {
             let bytes = (0..<Int(rng.next() % 64)).map { _ in UInt8(truncatingIfNeeded: rng.next() % 3 == 0 ? rng.next() : UInt64(Array(#"[{"a":1}]"#.utf8)[Int(rng.next() % 9)])) }
             do {

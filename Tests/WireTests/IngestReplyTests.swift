@@ -1,3 +1,4 @@
+import Control
 import Foundation
 import Testing
 import Wire
@@ -19,7 +20,7 @@ struct IngestReplyTests {
     }
 
     @Test func roundTrip() throws {
-        var rng = CodecTestRNG(seed: 5)
+        var rng = SplitMix64(seed: 5)
         let reasons = ["unknown field 'a\"b'", "é 😀 \u{1}\\", "", "temperature must be above -273.15"]
         for _ in 0..<200 {
             let rejected = (0..<Int(rng.next() % 5)).map { _ in

@@ -54,7 +54,7 @@ enum CodecTestKit {
         .ulpOfOne, 1e300, -1e300,
     ]
 
-    static func randomItem(_ rng: inout CodecTestRNG) -> Item {
+    static func randomItem(_ rng: inout SplitMix64) -> Item {
         let sensor: SensorID
         switch rng.next() % 4 {
         case 0: sensor = .max
@@ -104,17 +104,3 @@ enum CodecTestKit {
     }
 }
 
-/// SplitMix64: a small seeded generator, so every "random" test is reproducible.
-struct CodecTestRNG: RandomNumberGenerator {
-    var state: UInt64
-
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
