@@ -171,4 +171,10 @@ public struct WorkerEngine: Sendable {
     public mutating func reset() {
         self = WorkerEngine()
     }
+
+    /// The anomalies noted since the last call (or poll), each once.
+    public mutating func takeAnomalies() -> [String] {
+        defer { anomalies.removeAll() }
+        return anomalies
+    }
 }

@@ -36,7 +36,7 @@ public struct WorkerService: Service {
         case refused(String)
         public var description: String {
             switch self {
-            case .refused(let reason): "the coordinator refused this worker: \(reason)"
+            case .refused(let reason): reason
             }
         }
     }
@@ -142,75 +142,33 @@ public struct WorkerService: Service {
         }
     }
 
+    /// Drives a ``WorkerSession``: every decision is the session's; this only exchanges, sleeps
+    /// and logs.
     private func session(_ socket: Socket, _ lifecycle: Lifecycle) async throws {
-        let id = configuration.id
-        var engine = WorkerEngine()
+        var session = WorkerSession(id: configuration.id)
         var errors = RepeatedErrorLog()
-        var anomalies = RepeatedErrorLog()
-        var registerBackoff = Backoff(base: .milliseconds(100), cap: .seconds(2))
-        register: while true {
-            // Register (again, after being fenced off); a leave before that ends the session.
-            if lifecycle.isLeaveRequested { return }
-            let welcome: Welcome
-            let reply = try await exchange(socket, .hello(Hello(worker: id)), errors: &errors)
-            switch reply {
-            case .welcome(let w):
-                welcome = w
-            case .refused(let reason) where reply.isNameInUse:
-                // Another live process holds this name: wait for it to go (or for the
-                // operator), never take over. The coordinator frees the name once that process's
-                // connection closes or its heartbeat times out.
-                errors.report("not registered: \(reason); asking again", to: logger, level: .error)
-                try await Task.sleep(for: registerBackoff.next())
-                continue register
-            case .refused(let reason):
+        var notes = RepeatedErrorLog()
+        while true {
+            if lifecycle.isLeaveRequested { session.requestLeave() }
+            let action = session.next(now: .now)
+            lifecycle.registered(session.isRegistered)
+            switch action {
+            case .send(let request):
+                session.received(try await exchange(socket, request, errors: &errors), now: .now)
+            case .wait(let duration):
+                try await Task.sleep(for: duration)
+            case .stop(let reason):
+                logger.info("session over: \(reason)")
+                return
+            case .fail(let reason):
                 throw Failure.refused(reason)
-            case .fenced(let reason):
-                errors.report("registration not accepted yet: \(reason)", to: logger)
-                try await Task.sleep(for: registerBackoff.next())
-                continue register
-            case .work:
-                try await Task.sleep(for: registerBackoff.next())
-                continue register
             }
-            registerBackoff.reset()
-            lifecycle.registered(true)
-            logger.info("registered", metadata: ["incarnation": "\(welcome.incarnation)", "partitions": "\(welcome.partitionCount)"])
-            let checkpointInterval = Duration.milliseconds(Int(welcome.checkpointIntervalMilliseconds))
-            var lastCheckpoint = ContinuousClock.now
-            var checkpointsOwed = false
-            var leaveSent = false
-            engine.reset()
-
-            while true {
-                if lifecycle.isLeaveRequested, !leaveSent {
-                    leaveSent = true
-                    logger.info("leaving: handing partitions over", metadata: ["partitions": "\(engine.ownedPartitions.count)"])
-                    let reply = try await exchange(socket, .leave(worker: id, incarnation: welcome.incarnation), errors: &errors)
-                    if case .work(let work) = reply { engine.apply(work) } else if case .fenced = reply { return }
-                }
-                if ContinuousClock.now - lastCheckpoint >= checkpointInterval || checkpointsOwed {
-                    // At most ~256k sensors a cycle; the rest follow in the next polls.
-                    checkpointsOwed = engine.checkpointChanged(sensorBudget: 262_144)
-                    if !checkpointsOwed { lastCheckpoint = .now }
-                }
-                let poll = engine.takePoll(worker: id, incarnation: welcome.incarnation)
-                switch try await exchange(socket, .poll(poll), errors: &errors) {
-                case .work(let work):
-                    engine.apply(work)
-                    for anomaly in engine.anomalies { anomalies.report(anomaly, to: logger) }
-                    if work.goodbye { return }
-                case .fenced(let reason):
-                    logger.warning("fenced off by the coordinator; dropping partitions and registering again", metadata: ["reason": "\(reason)"])
-                    lifecycle.registered(false)
-                    if leaveSent { return }
-                    engine.reset()
-                    continue register
-                case .refused(let reason):
-                    throw Failure.refused(reason)
-                case .welcome:
-                    lifecycle.registered(false)
-                    continue register
+            lifecycle.registered(session.isRegistered)
+            for note in session.takeNotes() {
+                switch note.level {
+                case .info: logger.info("\(note.message)")
+                case .warning: notes.report(note.message, to: logger)
+                case .error: notes.report(note.message, to: logger, level: .error)
                 }
             }
         }
