@@ -1,0 +1,226 @@
+import Control
+
+// The binary codec of the cluster protocol's messages (ClusterProtocol.swift), see
+// docs/protocol.md.
+
+// MARK: - Encoding
+
+private enum Kind: UInt8 {
+    case hello = 1, poll = 2, leave = 3
+    case welcome = 16, work = 17, fenced = 18, refused = 19
+}
+
+extension ClusterRequest {
+    public func encode() -> [UInt8] {
+        var w = ByteWriter()
+        switch self {
+        case .hello(let hello):
+            w.header(.hello)
+            w.write(string: hello.worker)
+        case .poll(let poll):
+            w.header(.poll, version: poll.unrestored.isEmpty ? 1 : 2)
+            w.write(string: poll.worker)
+            w.write(poll.incarnation)
+            w.write(UInt32(poll.results.count))
+            for result in poll.results {
+                w.write(result.partition)
+                w.write(result.epoch)
+                w.write(result.nextOffset)
+                w.write(result.droppedNoSetting)
+                w.write(UInt32(result.commands.count))
+                for command in result.commands {
+                    w.write(command.inputOffset)
+                    w.write(command.sensor)
+                    w.write(command.action.rawValue)
+                }
+            }
+            w.write(UInt32(poll.checkpoints.count))
+            for checkpoint in poll.checkpoints {
+                w.write(checkpoint.partition)
+                w.write(checkpoint.epoch)
+                w.write(checkpoint.nextOffset)
+                w.write(blob: checkpoint.state)
+            }
+            w.write(UInt32(poll.released.count))
+            for released in poll.released { w.write(released) }
+            if !poll.unrestored.isEmpty {
+                w.write(UInt32(poll.unrestored.count))
+                for unrestored in poll.unrestored {
+                    w.write(unrestored.partition)
+                    w.write(unrestored.epoch)
+                    w.write(string: unrestored.reason)
+                }
+            }
+        case .leave(let worker, let incarnation):
+            w.header(.leave)
+            w.write(string: worker)
+            w.write(incarnation)
+        }
+        return w.bytes
+    }
+
+    public static func decode(_ bytes: [UInt8]) throws(FrameError) -> ClusterRequest {
+        let (reader, version) = try ByteReader.frame(bytes)
+        var r = reader
+        do {
+            let kind = try r.read(UInt8.self)
+            switch Kind(rawValue: kind) {
+            case .hello:
+                let hello = Hello(worker: try r.readString())
+                try r.end()
+                return .hello(hello)
+            case .poll:
+                var poll = Poll(worker: try r.readString(), incarnation: try r.read())
+                for _ in 0..<(try r.readCount(minimumElementSize: 28)) {
+                    var result = PartitionResult(partition: try r.read(), epoch: try r.read(), nextOffset: try r.read())
+                    result.droppedNoSetting = try r.read()
+                    let count = try r.readCount(minimumElementSize: 17)
+                    result.commands.reserveCapacity(count)
+                    for _ in 0..<count {
+                        let offset: UInt64 = try r.read()
+                        let sensor: UInt64 = try r.read()
+                        guard let action = HeaterAction(rawValue: try r.read()) else { throw DecodeError("invalid heater action") }
+                        result.commands.append(ProducedCommand(inputOffset: offset, sensor: sensor, action: action))
+                    }
+                    poll.results.append(result)
+                }
+                for _ in 0..<(try r.readCount(minimumElementSize: 24)) {
+                    poll.checkpoints.append(Checkpoint(partition: try r.read(), epoch: try r.read(), nextOffset: try r.read(), state: try r.readBlob()))
+                }
+                for _ in 0..<(try r.readCount(minimumElementSize: 12)) { poll.released.append(try r.readPartitionEpoch()) }
+                if version >= 2 {
+                    for _ in 0..<(try r.readCount(minimumElementSize: 14)) {
+                        poll.unrestored.append(Unrestored(partition: try r.read(), epoch: try r.read(), reason: try r.readString()))
+                    }
+                }
+                try r.end()
+                return .poll(poll)
+            case .leave:
+                let request = ClusterRequest.leave(worker: try r.readString(), incarnation: try r.read())
+                try r.end()
+                return request
+            default:
+                throw FrameError.unknownKind(kind)
+            }
+        } catch let error as DecodeError {
+            throw .malformed(error.message)
+        } catch let error as FrameError {
+            throw error
+        } catch {
+            throw .malformed("\(error)")
+        }
+    }
+}
+
+extension ClusterReply {
+    public func encode() -> [UInt8] {
+        var w = ByteWriter()
+        switch self {
+        case .welcome(let welcome):
+            w.header(.welcome)
+            w.write(welcome.incarnation)
+            w.write(welcome.partitionCount)
+            w.write(welcome.pollWaitMilliseconds)
+            w.write(welcome.checkpointIntervalMilliseconds)
+        case .work(let work):
+            w.header(.work)
+            w.write(UInt32(work.assigns.count))
+            for assign in work.assigns {
+                w.write(assign.partition)
+                w.write(assign.epoch)
+                w.write(assign.nextOffset)
+                w.write(blob: assign.state)
+            }
+            w.write(UInt32(work.batches.count))
+            for batch in work.batches {
+                w.write(batch.partition)
+                w.write(batch.epoch)
+                w.write(batch.firstOffset)
+                w.write(UInt32(batch.items.count))
+                for item in batch.items { ItemCodec.write(item, into: &w) }
+            }
+            w.write(UInt32(work.revokes.count))
+            for revoke in work.revokes { w.write(revoke) }
+            w.write(work.goodbye)
+        case .fenced(let reason):
+            w.header(.fenced)
+            w.write(string: reason)
+        case .refused(let reason):
+            w.header(.refused)
+            w.write(string: reason)
+        }
+        return w.bytes
+    }
+
+    public static func decode(_ bytes: [UInt8]) throws(FrameError) -> ClusterReply {
+        var r = try ByteReader.frame(bytes).0
+        do {
+            let kind = try r.read(UInt8.self)
+            let reply: ClusterReply
+            switch Kind(rawValue: kind) {
+            case .welcome:
+                reply = .welcome(Welcome(incarnation: try r.read(), partitionCount: try r.read(), pollWaitMilliseconds: try r.read(), checkpointIntervalMilliseconds: try r.read()))
+            case .work:
+                var work = Work()
+                for _ in 0..<(try r.readCount(minimumElementSize: 24)) {
+                    work.assigns.append(Assign(partition: try r.read(), epoch: try r.read(), nextOffset: try r.read(), state: try r.readBlob()))
+                }
+                for _ in 0..<(try r.readCount(minimumElementSize: 24)) {
+                    var batch = Batch(partition: try r.read(), epoch: try r.read(), firstOffset: try r.read(), items: [])
+                    let count = try r.readCount(minimumElementSize: ItemCodec.readingSize)
+                    batch.items.reserveCapacity(count)
+                    for _ in 0..<count { batch.items.append(try ItemCodec.read(&r)) }
+                    work.batches.append(batch)
+                }
+                for _ in 0..<(try r.readCount(minimumElementSize: 12)) { work.revokes.append(try r.readPartitionEpoch()) }
+                work.goodbye = try r.read()
+                reply = .work(work)
+            case .fenced:
+                reply = .fenced(reason: try r.readString())
+            case .refused:
+                reply = .refused(reason: try r.readString())
+            default:
+                throw FrameError.unknownKind(kind)
+            }
+            try r.end()
+            return reply
+        } catch let error as DecodeError {
+            throw .malformed(error.message)
+        } catch let error as FrameError {
+            throw error
+        } catch {
+            throw .malformed("\(error)")
+        }
+    }
+}
+
+extension ByteWriter {
+    /// Every reply, and every request but a poll with unrestored partitions, is version 1.
+    fileprivate mutating func header(_ kind: Kind, version: UInt8 = 1) {
+        write(bytes: ClusterProtocol.magic)
+        write(version)
+        write(kind.rawValue)
+    }
+
+    fileprivate mutating func write(_ pe: PartitionEpoch) {
+        write(pe.partition)
+        write(pe.epoch)
+    }
+}
+
+extension ByteReader {
+    /// A reader after the magic and version, and the frame's version.
+    fileprivate static func frame(_ bytes: [UInt8]) throws(FrameError) -> (ByteReader, UInt8) {
+        guard bytes.count >= 5, bytes[0] == 0xFE, bytes[1] == 0x54, bytes[2] == 0x43 else { throw .notAClusterFrame }
+        guard (ClusterProtocol.oldestVersion...ClusterProtocol.version).contains(bytes[3]) else { throw .unsupportedVersion(bytes[3]) }
+        return (ByteReader(bytes, position: 4), bytes[3])
+    }
+
+    fileprivate mutating func readPartitionEpoch() throws(DecodeError) -> PartitionEpoch {
+        PartitionEpoch(partition: try read(), epoch: try read())
+    }
+
+    fileprivate mutating func end() throws(DecodeError) {
+        guard isAtEnd else { throw DecodeError("\(remaining) trailing bytes") }
+    }
+}
