@@ -62,7 +62,7 @@ extension ClusterRequest {
     public static func decode(_ bytes: [UInt8]) throws(FrameError) -> ClusterRequest {
         let (reader, version) = try ByteReader.frame(bytes)
         var r = reader
-        do {
+        return try FrameError.mapping {
             let kind = try r.read(UInt8.self)
             switch Kind(rawValue: kind) {
             case .hello:
@@ -102,12 +102,6 @@ extension ClusterRequest {
             default:
                 throw FrameError.unknownKind(kind)
             }
-        } catch let error as DecodeError {
-            throw .malformed(error.message)
-        } catch let error as FrameError {
-            throw error
-        } catch {
-            throw .malformed("\(error)")
         }
     }
 }
@@ -154,7 +148,7 @@ extension ClusterReply {
 
     public static func decode(_ bytes: [UInt8]) throws(FrameError) -> ClusterReply {
         var r = try ByteReader.frame(bytes).0
-        do {
+        return try FrameError.mapping {
             let kind = try r.read(UInt8.self)
             let reply: ClusterReply
             switch Kind(rawValue: kind) {
@@ -184,6 +178,15 @@ extension ClusterReply {
             }
             try r.end()
             return reply
+        }
+    }
+}
+
+extension FrameError {
+    /// Runs a frame's body decoding, turning what it throws into a ``FrameError``.
+    static func mapping<T>(_ body: () throws -> T) throws(FrameError) -> T {
+        do {
+            return try body()
         } catch let error as DecodeError {
             throw .malformed(error.message)
         } catch let error as FrameError {
