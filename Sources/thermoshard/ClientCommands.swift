@@ -14,7 +14,7 @@ struct StatusCommand: AsyncParsableCommand {
             e.g. stopped or cut off, until the heartbeat timeout removes it; leaving) and how long \
             ago it was heard; the lag; the checkpoints behind their partition's head (what a \
             failover would replay) and the oldest of them, or "all checkpoints current"; and the \
-            partitions that lag, move or are behind. --json prints the coordinator's status \
+            partitions that lag, move, or whose checkpoint has been behind for over 5 s. --json prints the coordinator's status \
             (docs/protocol.md).
             """
     )
@@ -93,7 +93,7 @@ enum StatusTable {
         if let pauses = status.pauses, pauses.count > 0 {
             lines.append("moved partitions paused: median \(pauses.medianMilliseconds) ms, p99 \(pauses.p99Milliseconds) ms, max \(pauses.maxMilliseconds) ms (\(pauses.count) moves)")
         }
-        let busy = status.partitions.filter { $0.lag > 0 || $0.state != "owned" || isBehind($0) }
+        let busy = status.partitions.filter { $0.lag > 0 || $0.state != "owned" || isStale($0) }
         if !busy.isEmpty {
             lines.append("")
             lines.append(pad("PARTITION", 11) + pad("OWNER", 24) + pad("STATE", 12) + pad("LAG", 10) + "CHECKPOINT")
@@ -113,6 +113,12 @@ enum StatusTable {
     /// Whether the partition has items its newest checkpoint does not cover: what a failover
     /// would replay from the journal.
     static func isBehind(_ p: StatusReport.PartitionStatus) -> Bool { p.checkpoint < p.head }
+
+    /// Behind, and for longer than a few checkpoint intervals: worth a line of its own.
+    static let staleAfterMilliseconds: UInt64 = 5_000
+    static func isStale(_ p: StatusReport.PartitionStatus) -> Bool {
+        isBehind(p) && (p.checkpointAgeMilliseconds.map { $0 > staleAfterMilliseconds } ?? true)
+    }
 
     /// The checkpoints an operator must watch: those behind their partition's head, and the
     /// oldest of them. (A current checkpoint may be old on an idle partition: that is fine.)
