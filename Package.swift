@@ -16,6 +16,7 @@ let package = Package(
         // For the microbenchmarks in Benchmarks/ (a package of their own).
         .library(name: "Wire", targets: ["Wire"]),
         .library(name: "Storage", targets: ["Storage"]),
+        .library(name: "ThermoshardClient", targets: ["ThermoshardClient"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.0"),
@@ -76,11 +77,23 @@ let package = Package(
             swiftSettings: strict
         ),
 
+        // The Swift client API: connect with a timeout, ingest (JSON and binary, idempotent
+        // envelopes, retries by refusal code), admin calls (status, drain, command log long polls).
+        .target(name: "ThermoshardClient", dependencies: ["Control", "Wire", "NNG"], swiftSettings: strict),
+
+        // The load generator and latency report of `thermoshard bench`, and the heater fleet of
+        // `thermoshard simulate`, driving the cluster through ThermoshardClient.
+        .target(
+            name: "Load",
+            dependencies: ["Control", "Wire", "ThermoshardClient", .product(name: "Histogram", package: "hdrhistogram-swift")],
+            swiftSettings: strict
+        ),
+
         // The executable: argument parsing, configuration, logging, subcommands. No logic of its own.
         .executableTarget(
             name: "thermoshard",
             dependencies: [
-                "Control", "Wire", "NNG", "Storage", "Coordinator", "Worker",
+                "Control", "Wire", "NNG", "Storage", "Coordinator", "Worker", "ThermoshardClient", "Load",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -107,32 +120,12 @@ let package = Package(
         .testTarget(name: "NNGTests", dependencies: ["NNG"], swiftSettings: strict),
         .testTarget(name: "StorageTests", dependencies: ["Storage", "Wire", "Control"], swiftSettings: strict),
         .testTarget(name: "WorkerTests", dependencies: ["Worker", "Wire", "Control"], swiftSettings: strict),
+        .testTarget(name: "ThermoshardClientTests", dependencies: ["ThermoshardClient", "Wire", "Control", "NNG"], swiftSettings: strict),
+        .testTarget(
+            name: "LoadTests",
+            dependencies: ["Load", "Control", "Wire", .product(name: "Histogram", package: "hdrhistogram-swift")],
+            swiftSettings: strict
+        ),
     ],
     swiftLanguageModes: [.v6]
 )
-
-// Clients and load, kept in one block so that edits above and here merge independently.
-package.products += [
-    .library(name: "ThermoshardClient", targets: ["ThermoshardClient"]),
-]
-package.targets += [
-    // The Swift client API: connect with a timeout, ingest (JSON and binary, idempotent
-    // envelopes, retries by refusal code), admin calls (status, drain, command log long polls).
-    .target(name: "ThermoshardClient", dependencies: ["Control", "Wire", "NNG"], swiftSettings: strict),
-    .testTarget(name: "ThermoshardClientTests", dependencies: ["ThermoshardClient", "Wire", "Control", "NNG"], swiftSettings: strict),
-    // The load generator and latency report of `thermoshard bench`, and the heater fleet of
-    // `thermoshard simulate`, driving the cluster through ThermoshardClient.
-    .target(
-        name: "Load",
-        dependencies: ["Control", "Wire", "ThermoshardClient", .product(name: "Histogram", package: "hdrhistogram-swift")],
-        swiftSettings: strict
-    ),
-    .testTarget(
-        name: "LoadTests",
-        dependencies: ["Load", "Control", "Wire", .product(name: "Histogram", package: "hdrhistogram-swift")],
-        swiftSettings: strict
-    ),
-]
-for target in package.targets where target.name == "thermoshard" {
-    target.dependencies += ["ThermoshardClient", "Load"]
-}
