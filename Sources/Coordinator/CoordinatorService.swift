@@ -122,9 +122,13 @@ public struct CoordinatorService: Service {
                 while sockets.ingestInFlight.count > 0, ContinuousClock.now < deadline {
                     try? await Task.sleep(for: .milliseconds(5))
                 }
-                await sockets.close(logger: logger)
-                // Every serving task ends on the closed sockets; the feed ended with the shutdown.
+                // Stop, cancel, close: no task may start an nng call on a context while it
+                // closes (libnng 1.5.2 can then use a freed context), so every serving task is
+                // cancelled (a waiting receive is cancelled through its aio) and has ended
+                // before the contexts and sockets close.
                 group.cancelAll()
+                while await group.next() != nil {}
+                await sockets.close(logger: logger)
             }
         } onGracefulShutdown: {
             Task { await coordinator.shutdown() }
@@ -137,8 +141,9 @@ public struct CoordinatorService: Service {
 
     /// Serves one REP context until its socket closes: receive, answer, repeat. `inFlight`
     /// counts requests received and not yet answered.
+    /// Ends when its task is cancelled (the shutdown path) or the socket closes.
     static func serve(_ context: Context, _ inFlight: InFlight? = nil, _ handle: (borrowing Message) async -> [UInt8]) async {
-        while true {
+        while !Task.isCancelled {
             let message: Message
             do {
                 message = try await context.receive()
