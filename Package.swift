@@ -46,6 +46,14 @@ let package = Package(
         // calls, run by the shell on a dedicated thread.
         .target(name: "Storage", dependencies: ["Control", "Wire"], swiftSettings: strict),
 
+        // What long-running processes share when they retry and log: capped, jittered backoff
+        // and a rate-limited log.
+        .target(
+            name: "Resilience",
+            dependencies: [.product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict
+        ),
+
         // Protocol decisions as value-type state machines: membership, assignment, handoff, epochs.
         .target(name: "Cluster", dependencies: ["Control"], swiftSettings: strict),
 
@@ -61,7 +69,7 @@ let package = Package(
         .target(
             name: "Coordinator",
             dependencies: [
-                "Control", "Wire", "Cluster", "NNG", "Storage", "CoordinatorCore",
+                "Control", "Wire", "Cluster", "NNG", "Storage", "CoordinatorCore", "Resilience",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
@@ -70,7 +78,7 @@ let package = Package(
         .target(
             name: "Worker",
             dependencies: [
-                "Control", "Wire", "NNG",
+                "Control", "Wire", "NNG", "Resilience",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
@@ -79,7 +87,7 @@ let package = Package(
 
         // The Swift client API: connect with a timeout, ingest (JSON and binary, idempotent
         // envelopes, retries by refusal code), admin calls (status, drain, command log long polls).
-        .target(name: "ThermoshardClient", dependencies: ["Control", "Wire", "NNG"], swiftSettings: strict),
+        .target(name: "ThermoshardClient", dependencies: ["Control", "Wire", "NNG", "Resilience"], swiftSettings: strict),
 
         // The load generator and latency report of `thermoshard bench`, and the heater fleet of
         // `thermoshard simulate`, driving the cluster through ThermoshardClient.
@@ -120,6 +128,11 @@ let package = Package(
         .testTarget(name: "NNGTests", dependencies: ["NNG"], swiftSettings: strict),
         .testTarget(name: "StorageTests", dependencies: ["Storage", "Wire", "Control"], swiftSettings: strict),
         .testTarget(name: "WorkerTests", dependencies: ["Worker", "Wire", "Control"], swiftSettings: strict),
+        .testTarget(
+            name: "ResilienceTests",
+            dependencies: ["Resilience", "Control", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict
+        ),
         .testTarget(name: "ThermoshardClientTests", dependencies: ["ThermoshardClient", "Wire", "Control", "NNG"], swiftSettings: strict),
         .testTarget(
             name: "LoadTests",

@@ -1,6 +1,7 @@
 import Cluster
 import CoordinatorCore
 import Logging
+import Resilience
 import Storage
 import Wire
 
@@ -17,7 +18,7 @@ actor Coordinator {
     private let disk: DiskWriter
     private let logger: Logger
     private let clock = MonotonicClock()
-    private let limiter = RateLimitedLog()
+    private var limiter = RateLimitedLog(interval: .seconds(1))
     private var core: CoordinatorCore
 
     /// Polls the core parked, per worker.
@@ -73,7 +74,7 @@ actor Coordinator {
                 case .info: logger.info("\(notice.message)", metadata: metadata)
                 case .warning:
                     if let key = notice.rateKey {
-                        limiter.warning(logger, key, notice.message)
+                        limiter.log(notice.message, key: key, metadata: metadata, to: logger)
                     } else {
                         logger.warning("\(notice.message)", metadata: metadata)
                     }
@@ -152,7 +153,7 @@ actor Coordinator {
 
     func countRejectedRequest(_ reason: String) {
         core.countRejectedRequest()
-        limiter.warning(logger, "bad-ingest", "refused ingest request: \(reason)")
+        limiter.log("refused ingest request: \(reason)", key: "bad-ingest", to: logger)
     }
 
     // MARK: - Cluster protocol
@@ -171,7 +172,7 @@ actor Coordinator {
 
     func countMalformed(_ error: FrameError) {
         core.countMalformedFrame()
-        limiter.warning(logger, "bad-frame", "refused cluster frame: \(error)")
+        limiter.log("refused cluster frame: \(error)", key: "bad-frame", to: logger)
     }
 
     /// A cluster connection closed: its worker is gone (SIGKILL, crash, lost host).

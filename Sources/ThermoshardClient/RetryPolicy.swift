@@ -1,3 +1,4 @@
+import Resilience
 public import Wire
 
 /// When an ingest client sends a refused request again: only while the reply's code says that
@@ -21,12 +22,7 @@ public struct RetryPolicy: Sendable, Hashable {
 
     /// The pause before attempt `attempt + 1` (attempts count from 1).
     public func pause(after attempt: Int) -> Duration {
-        var pause = firstPause
-        for _ in 1..<max(attempt, 1) {
-            pause = min(pause * 2, maxPause)
-            if pause == maxPause { break }
-        }
-        return min(pause, maxPause)
+        Backoff(base: firstPause, cap: maxPause).ceiling(afterFailures: attempt - 1)
     }
 
     /// Runs `attempt` until its reply is not a retryable refusal or the attempts are used up;

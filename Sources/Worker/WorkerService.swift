@@ -1,6 +1,7 @@
 import Foundation
 public import Logging
 import NNG
+import Resilience
 public import ServiceLifecycle
 import Synchronization
 import Wire
@@ -114,7 +115,7 @@ public struct WorkerService: Service {
 
     /// Sends a request and waits for its reply, asking again (with capped, jittered backoff)
     /// after a failure. Ends by throwing `CancellationError` when the task is cancelled.
-    private func exchange(_ socket: Socket, _ request: ClusterRequest, errors: inout RepeatedErrorLog) async throws -> ClusterReply {
+    private func exchange(_ socket: Socket, _ request: ClusterRequest, errors: inout RateLimitedLog) async throws -> ClusterReply {
         let bytes = request.encode()
         var backoff = Backoff()
         while true {
@@ -127,16 +128,16 @@ public struct WorkerService: Service {
                     errors.recovered("the coordinator answers again", to: logger)
                     return decoded
                 } catch {
-                    errors.report("the reply from \(configuration.coordinatorURL) is not a cluster protocol reply (\(error)): is --coordinator the coordinator's cluster address (default port 7602)?", to: logger, level: .error)
+                    errors.log("the reply from \(configuration.coordinatorURL) is not a cluster protocol reply (\(error)): is --coordinator the coordinator's cluster address (default port 7602)?", level: .error, to: logger)
                 }
             } catch .timedOut {
-                errors.report("no answer from the coordinator at \(configuration.coordinatorURL) within \(configuration.requestTimeout); asking again", to: logger)
+                errors.log("no answer from the coordinator at \(configuration.coordinatorURL) within \(configuration.requestTimeout); asking again", to: logger)
             } catch .closed {
                 throw CancellationError()
             } catch .canceled {
                 throw CancellationError()
             } catch {
-                errors.report("cluster request to \(configuration.coordinatorURL) failed: \(error)", to: logger)
+                errors.log("cluster request to \(configuration.coordinatorURL) failed: \(error)", to: logger)
             }
             try await Task.sleep(for: backoff.next())
         }
@@ -146,8 +147,8 @@ public struct WorkerService: Service {
     /// and logs.
     private func session(_ socket: Socket, _ lifecycle: Lifecycle) async throws {
         var session = WorkerSession(id: configuration.id)
-        var errors = RepeatedErrorLog()
-        var notes = RepeatedErrorLog()
+        var errors = RateLimitedLog(interval: .seconds(10))
+        var notes = RateLimitedLog(interval: .seconds(10))
         while true {
             if lifecycle.isLeaveRequested { session.requestLeave() }
             let action = session.next(now: .now)
@@ -167,8 +168,8 @@ public struct WorkerService: Service {
             for note in session.takeNotes() {
                 switch note.level {
                 case .info: logger.info("\(note.message)")
-                case .warning: notes.report(note.message, to: logger)
-                case .error: notes.report(note.message, to: logger, level: .error)
+                case .warning: notes.log(note.message, to: logger)
+                case .error: notes.log(note.message, level: .error, to: logger)
                 }
             }
         }

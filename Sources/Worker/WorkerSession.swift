@@ -1,4 +1,5 @@
 import Control
+import Resilience
 public import Wire
 
 /// The worker's side of the cluster protocol as a value: registration, polling, checkpoint
