@@ -35,12 +35,7 @@ extension ClusterRequest {
                 }
             }
             w.write(UInt32(poll.checkpoints.count))
-            for checkpoint in poll.checkpoints {
-                w.write(checkpoint.partition)
-                w.write(checkpoint.epoch)
-                w.write(checkpoint.nextOffset)
-                w.write(blob: checkpoint.state)
-            }
+            for checkpoint in poll.checkpoints { w.write(checkpoint) }
             w.write(UInt32(poll.released.count))
             for released in poll.released { w.write(released) }
             if !poll.unrestored.isEmpty {
@@ -85,7 +80,7 @@ extension ClusterRequest {
                     poll.results.append(result)
                 }
                 for _ in 0..<(try r.readCount(minimumElementSize: 24)) {
-                    poll.checkpoints.append(Checkpoint(partition: try r.read(), epoch: try r.read(), nextOffset: try r.read(), state: try r.readBlob()))
+                    poll.checkpoints.append(try r.readSnapshot())
                 }
                 for _ in 0..<(try r.readCount(minimumElementSize: 12)) { poll.released.append(try r.readPartitionEpoch()) }
                 if version >= 2 {
@@ -119,12 +114,7 @@ extension ClusterReply {
         case .work(let work):
             w.header(.work)
             w.write(UInt32(work.assigns.count))
-            for assign in work.assigns {
-                w.write(assign.partition)
-                w.write(assign.epoch)
-                w.write(assign.nextOffset)
-                w.write(blob: assign.state)
-            }
+            for assign in work.assigns { w.write(assign) }
             w.write(UInt32(work.batches.count))
             for batch in work.batches {
                 w.write(batch.partition)
@@ -157,7 +147,7 @@ extension ClusterReply {
             case .work:
                 var work = Work()
                 for _ in 0..<(try r.readCount(minimumElementSize: 24)) {
-                    work.assigns.append(Assign(partition: try r.read(), epoch: try r.read(), nextOffset: try r.read(), state: try r.readBlob()))
+                    work.assigns.append(try r.readSnapshot())
                 }
                 for _ in 0..<(try r.readCount(minimumElementSize: 24)) {
                     var batch = Batch(partition: try r.read(), epoch: try r.read(), firstOffset: try r.read(), items: [])
@@ -198,6 +188,13 @@ extension FrameError {
 }
 
 extension ByteWriter {
+    fileprivate mutating func write(_ snapshot: PartitionSnapshot) {
+        write(snapshot.partition)
+        write(snapshot.epoch)
+        write(snapshot.nextOffset)
+        write(blob: snapshot.state)
+    }
+
     /// Every reply, and every request but a poll with unrestored partitions, is version 1.
     fileprivate mutating func header(_ kind: Kind, version: UInt8 = 1) {
         write(bytes: ClusterProtocol.magic)
@@ -217,6 +214,12 @@ extension ByteReader {
         guard bytes.count >= 5, bytes[0] == 0xFE, bytes[1] == 0x54, bytes[2] == 0x43 else { throw .notAClusterFrame }
         guard (ClusterProtocol.oldestVersion...ClusterProtocol.version).contains(bytes[3]) else { throw .unsupportedVersion(bytes[3]) }
         return (ByteReader(bytes, position: 4), bytes[3])
+    }
+
+    /// A partition snapshot (a checkpoint in a poll, an assignment in a reply): partition,
+    /// epoch, next offset, state blob.
+    fileprivate mutating func readSnapshot() throws(DecodeError) -> PartitionSnapshot {
+        PartitionSnapshot(partition: try read(), epoch: try read(), nextOffset: try read(), state: try readBlob())
     }
 
     fileprivate mutating func readPartitionEpoch() throws(DecodeError) -> PartitionEpoch {
