@@ -27,6 +27,12 @@ let package = Package(
         // Layering of environment and config file (JSON, the package's default trait) under the flags.
         .package(url: "https://github.com/apple/swift-configuration.git", from: "1.4.0"),
         .package(url: "https://github.com/apple/swift-collections.git", from: "1.1.0"),
+        // Metrics (swift-metrics' API, exported in the Prometheus text format) and the HTTP
+        // listener for /metrics, health, status and the dashboard.
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.0"),
     ],
     targets: [
         // C shim over the system's libnng (Debian: libnng-dev). No pkg-config file ships, so the
@@ -65,11 +71,39 @@ let package = Package(
             swiftSettings: strict
         ),
 
+        // What every process reports: metric names (swift-metrics' API, no exporter), the status
+        // report as metrics, the ring of control-quality observations, JSON log lines.
+        .target(
+            name: "Observability",
+            dependencies: [
+                "Wire",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+            ],
+            swiftSettings: strict
+        ),
+
+        // The HTTP listener (Hummingbird 2, on NIO's own threads; a ServiceLifecycle service):
+        // /metrics, /healthz, /readyz, /api/status, /api/control, /api/events (SSE) and the
+        // dashboard page at /. It only reads snapshots handed to it by closures.
+        .target(
+            name: "ObservabilityHTTP",
+            dependencies: [
+                "Observability", "Wire",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict
+        ),
+
         // Thin shells driving the state machines with nng, the clock and the disk.
         .target(
             name: "Coordinator",
             dependencies: [
-                "Control", "Wire", "Cluster", "NNG", "Storage", "CoordinatorCore", "Resilience",
+                "Control", "Wire", "Cluster", "NNG", "Storage", "CoordinatorCore", "Resilience", "Observability",
+                .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
@@ -78,7 +112,8 @@ let package = Package(
         .target(
             name: "Worker",
             dependencies: [
-                "Control", "Wire", "NNG", "Resilience",
+                "Control", "Wire", "NNG", "Resilience", "Observability",
+                .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
@@ -93,7 +128,11 @@ let package = Package(
         // `thermoshard simulate`, driving the cluster through ThermoshardClient.
         .target(
             name: "Load",
-            dependencies: ["Control", "Wire", "ThermoshardClient", .product(name: "Histogram", package: "hdrhistogram-swift")],
+            dependencies: [
+                "Control", "Wire", "ThermoshardClient", "Observability",
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+                .product(name: "Metrics", package: "swift-metrics"),
+            ],
             swiftSettings: strict
         ),
 
@@ -102,7 +141,10 @@ let package = Package(
             name: "thermoshard",
             dependencies: [
                 "Control", "Wire", "NNG", "Storage", "Coordinator", "Worker", "ThermoshardClient", "Load",
+                "Observability", "ObservabilityHTTP",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Configuration", package: "swift-configuration"),
@@ -131,6 +173,16 @@ let package = Package(
         .testTarget(
             name: "ResilienceTests",
             dependencies: ["Resilience", "Control", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "ObservabilityTests",
+            dependencies: [
+                "Observability", "ObservabilityHTTP", "Wire",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ],
             swiftSettings: strict
         ),
         .testTarget(name: "ThermoshardClientTests", dependencies: ["ThermoshardClient", "Wire", "Control", "NNG"], swiftSettings: strict),

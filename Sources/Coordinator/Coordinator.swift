@@ -1,6 +1,7 @@
 import Cluster
 import CoordinatorCore
 import Logging
+import Observability
 import Resilience
 import Storage
 import Wire
@@ -27,6 +28,7 @@ actor Coordinator {
     /// Set when the disk failed: the coordinator stops serving.
     private(set) var failure: String?
     private var commandReaders: [CommandReader] = []
+    private var commandLatency = CommandLatencyTracker()
     /// Long polls on the command log held at once; beyond this a read answers at once, so that
     /// followers never take every admin context and quick calls (status) always get through.
     static let maximumWaitingReaders = 16
@@ -81,6 +83,7 @@ actor Coordinator {
                 }
             }
         }
+        for pause in core.takePauses() { Timings.pause(nanoseconds: pause.nanoseconds, failover: pause.failover) }
         flush()
     }
 
@@ -96,6 +99,7 @@ actor Coordinator {
         execute()
         switch admission {
         case .refused(let reply):
+            Refusals.requestRefused((try? IngestReply.decode(reply))?.code)
             return reply
         case .reply(let reply, let batch):
             if let batch, let error = await written(batch) { return IngestReply.refused(error, code: .storageFailure).encode() }
@@ -123,6 +127,7 @@ actor Coordinator {
     private func batchWritten(_ number: UInt64, _ batch: CommitBatch, _ result: Result<WriteReport, StorageError>) {
         switch result {
         case .success(let report):
+            commandLatency.written(batch.journalEnds, now: clock.now())
             let messages = core.batchWritten(number, batch, report: report)
             if !messages.isEmpty { feedContinuation.yield(messages) }
             for waiter in batchWaiters.removeValue(forKey: number) ?? [] { waiter.resume(returning: nil) }
@@ -159,6 +164,7 @@ actor Coordinator {
     // MARK: - Cluster protocol
 
     func handle(_ request: ClusterRequest, pipe: UInt32?) async -> ClusterReply {
+        if case .poll(let poll) = request { commandLatency.results(poll.results, now: clock.now()) }
         let outcome = core.handle(request, pipe: pipe, now: clock.now())
         execute()
         switch outcome {

@@ -1,6 +1,7 @@
 import Foundation
 public import Logging
 import NNG
+import Observability
 public import ServiceLifecycle
 import Storage
 import Wire
@@ -18,6 +19,8 @@ import Wire
 public struct CoordinatorService: Service {
     public let configuration: CoordinatorConfiguration
     let logger: Logger
+    /// For the HTTP listener: the status, readiness and control reports of this coordinator.
+    public let probe: CoordinatorProbe
 
     /// Concurrent requests in flight per socket.
     static let ingestContexts = 8
@@ -27,6 +30,7 @@ public struct CoordinatorService: Service {
     public init(configuration: CoordinatorConfiguration, logger: Logger) {
         self.configuration = configuration
         self.logger = logger
+        probe = CoordinatorProbe(dataDirectory: configuration.dataDirectory)
     }
 
     public func run() async throws {
@@ -53,6 +57,8 @@ public struct CoordinatorService: Service {
             "ingest": "\(configuration.ingestURL)", "publish": "\(configuration.publishURL)",
             "cluster": "\(configuration.clusterURL)", "admin": "\(configuration.adminURL)",
         ])
+        probe.attach(coordinator, sockets)
+        let probe = probe
 
         // One shutdown path, taken once, whatever started it (SIGTERM, SIGINT, a storage
         // failure): the signal handler only tells the coordinator to stop; this task then
@@ -88,7 +94,7 @@ public struct CoordinatorService: Service {
                 // the coordinator (Coordinator.maximumWaitingReaders), so contexts stay free.
                 for context in sockets.contexts(sockets.admin, Self.adminContexts) {
                     group.addTask {
-                        await Self.serve(context) { message in await Self.handleAdmin(message.bytes, coordinator, sockets) }
+                        await Self.serve(context) { message in await Self.handleAdmin(message.bytes, coordinator, sockets, probe) }
                     }
                 }
                 group.addTask {
@@ -128,6 +134,7 @@ public struct CoordinatorService: Service {
                 // before the contexts and sockets close.
                 group.cancelAll()
                 while await group.next() != nil {}
+                probe.detach()
                 await sockets.close(logger: logger)
             }
         } onGracefulShutdown: {
@@ -164,27 +171,39 @@ public struct CoordinatorService: Service {
     }
 
     static func handleIngest(_ bytes: [UInt8], _ coordinator: Coordinator, limit: Int) async -> [UInt8] {
+        let start = ContinuousClock.now
+        defer { Timings.ingestRequest.record(since: start) }
         if bytes.count > limit {
             let reason = "request of \(bytes.count) bytes exceeds the limit of \(limit) bytes; split it"
             await coordinator.countRejectedRequest(reason)
+            Refusals.requestRefused(.tooLarge)
             return IngestReply.refused(reason, code: .tooLarge).encode()
         }
         switch IngestDecoder.decode(bytes) {
         case .success(let request):
+            Refusals.itemsRejected(request.rejected)
             return await coordinator.ingest(request)
         case .failure(let error):
             await coordinator.countRejectedRequest(error.description)
+            Refusals.requestRefused(error.code)
+            if error.code == .invalid { Refusals.badFrame(socket: "ingest") }
             return IngestReply.refused(error.description, code: error.code).encode()
         }
     }
 
-    static func handleAdmin(_ bytes: [UInt8], _ coordinator: Coordinator, _ sockets: Sockets) async -> [UInt8] {
+    static func handleAdmin(_ bytes: [UInt8], _ coordinator: Coordinator, _ sockets: Sockets, _ probe: CoordinatorProbe) async -> [UInt8] {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         let reply: Data
         do {
-            let request = try JSONDecoder().decode(AdminRequest.self, from: Data(bytes))
-            reply = try await handleAdmin(request, coordinator, sockets, encoder)
+            let request: AdminRequest
+            do {
+                request = try JSONDecoder().decode(AdminRequest.self, from: Data(bytes))
+            } catch {
+                Refusals.badFrame(socket: "admin")
+                throw error
+            }
+            reply = try await handleAdmin(request, coordinator, sockets, probe, encoder)
         } catch let error as AdminError {
             reply = (try? encoder.encode(error)) ?? Data()
         } catch {
@@ -193,7 +212,7 @@ public struct CoordinatorService: Service {
         return [UInt8](reply)
     }
 
-    static func handleAdmin(_ request: AdminRequest, _ coordinator: Coordinator, _ sockets: Sockets, _ encoder: JSONEncoder) async throws -> Data {
+    static func handleAdmin(_ request: AdminRequest, _ coordinator: Coordinator, _ sockets: Sockets, _ probe: CoordinatorProbe, _ encoder: JSONEncoder) async throws -> Data {
         switch request.command {
         case "status":
             var report = await coordinator.status()
@@ -212,8 +231,15 @@ public struct CoordinatorService: Service {
             } catch {
                 throw AdminError(error: "command log: \(error)", code: .storageFailure)
             }
+        case "observe":
+            guard let control = request.control else { throw AdminError(error: "observe needs a control report") }
+            guard control.samples.count <= ControlReport.maximumSamples else {
+                throw AdminError(error: "a control report carries at most \(ControlReport.maximumSamples) samples", code: .tooLarge)
+            }
+            probe.record(control)
+            return try encoder.encode(AdminOK(ok: "observed"))
         default:
-            throw AdminError(error: "unknown admin command '\(request.command)' (known: status, drain, commands)", code: .unknownCommand)
+            throw AdminError(error: "unknown admin command '\(request.command)' (known: status, drain, commands, observe)", code: .unknownCommand)
         }
     }
 }

@@ -1,6 +1,7 @@
 import CoordinatorCore
 import Dispatch
 import Logging
+import Observability
 import Storage
 import Wire
 
@@ -33,7 +34,10 @@ final class DiskWriter: @unchecked Sendable {
     /// Writes a batch, then calls `completion` (on the disk thread).
     func write(_ batch: CommitBatch, completion: @escaping @Sendable (Result<WriteReport, StorageError>) -> Void) {
         queue.async { [self] in
-            completion(Result { () throws(StorageError) -> WriteReport in try perform(batch) })
+            let start = ContinuousClock.now
+            let result = Result { () throws(StorageError) -> WriteReport in try perform(batch) }
+            Timings.groupCommit.record(since: start)
+            completion(result)
         }
     }
 
@@ -51,7 +55,10 @@ final class DiskWriter: @unchecked Sendable {
             stats.synced = true
         }
         for checkpoint in batch.checkpoints {
+            let start = ContinuousClock.now
             try checkpoints.write(checkpoint, sync: policy != .never)
+            Timings.checkpointWrite.record(since: start)
+            Timings.checkpointSize.record(checkpoint.state.count)
         }
         if !batch.checkpoints.isEmpty {
             stats.removedSegments = try journal.removeSegments { [checkpoints] in checkpoints.retainFrom(partition: Int($0)) }
@@ -62,6 +69,8 @@ final class DiskWriter: @unchecked Sendable {
 
     private func syncLogs() throws(StorageError) {
         guard unsynced else { return }
+        let start = ContinuousClock.now
+        defer { Timings.fsync.record(since: start) }
         try journal.sync()
         try commandLog.sync()
         unsynced = false

@@ -59,13 +59,14 @@ extension CoordinatorCore {
         let worker = poll.worker
         guard membership.heard(worker, incarnation: poll.incarnation, now: now) else {
             counters.fenced += 1
+            log(.info, "fenced worker", ["worker": worker, "incarnation": "\(poll.incarnation)"])
             return .reply(.fenced(reason: "this worker incarnation is not a member (declared dead or unknown): register again"))
         }
         if let pipe { pipes[pipe] = (worker, poll.incarnation) }
         // A partition the worker could not restore has not resumed: its pause goes on.
         let unrestored = Set(poll.unrestored.map { Int($0.partition) })
         for partition in resuming.removeValue(forKey: worker) ?? [] where !unrestored.contains(partition) {
-            if let since = pausedSince.removeValue(forKey: partition) { pauses.record(now &- since) }
+            if let since = pausedSince.removeValue(forKey: partition) { pauses.record(now &- since, partition: partition) }
         }
         // A REQ resend or reconnect can leave an older poll parked: answer it empty.
         if parked.removeValue(forKey: worker) != nil { actions.append(.answer(worker, .work(Work()))) }
@@ -100,7 +101,8 @@ extension CoordinatorCore {
         let partition = Int(result.partition)
         guard table.accepts(partition: partition, worker: worker, epoch: result.epoch) else {
             counters.fenced += 1
-            log(.warning, rateKey: "fenced", "ignored results from \(worker) for partition \(partition) epoch \(result.epoch): not the owner")
+            log(.warning, rateKey: "fenced", "ignored results from \(worker) for partition \(partition) epoch \(result.epoch): not the owner",
+                ["partition": "\(partition)", "epoch": "\(result.epoch)", "worker": worker])
             return
         }
         var log = logs[partition]

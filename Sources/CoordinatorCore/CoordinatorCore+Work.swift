@@ -12,14 +12,17 @@ extension CoordinatorCore {
                 let checkpoint = checkpoints[partition]
                 let start = checkpoint?.nextOffset ?? 0
                 // The new owner restores the checkpoint and is sent every item after it again.
+                counters.replayed += logs[partition].published > start ? logs[partition].published - start : 0
                 logs[partition].processed = start
                 let state = checkpoint?.state ?? CheckpointCodec.encode(PartitionState(partition: partition))
                 pendingAssigns[worker, default: []].append(Assign(partition: UInt32(partition), epoch: epoch, nextOffset: start, state: state))
                 counters.partitionMoves += 1
+                log(.info, "partition assigned", ["partition": "\(partition)", "epoch": "\(epoch)", "worker": worker, "from_offset": "\(start)"])
                 wake(worker)
             case .revoke(let partition, let worker, let epoch):
                 pendingRevokes[worker, default: []].append(PartitionEpoch(partition: UInt32(partition), epoch: epoch))
                 if pausedSince[partition] == nil { pausedSince[partition] = now }
+                log(.info, "partition revoked (handover)", ["partition": "\(partition)", "epoch": "\(epoch)", "worker": worker])
                 wake(worker)
             }
         }
@@ -72,6 +75,10 @@ extension CoordinatorCore {
         let worker = departure.member.id
         let held = table.drop(worker)
         for partition in held where pausedSince[partition] == nil { pausedSince[partition] = now }
+        for partition in held {
+            pauses.failingOver(partition)
+            log(.info, "partition failing over", ["partition": "\(partition)", "epoch": "\(table.entries[partition].epoch)", "worker": worker])
+        }
         counters.workersLost += 1
         log(.warning, "worker lost", ["worker": worker, "cause": "\(departure.cause)", "partitions": "\(held.count)"])
         if let poll = parked[worker], poll.incarnation == departure.member.incarnation {

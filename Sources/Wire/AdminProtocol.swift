@@ -3,7 +3,8 @@
 ///
 /// Requests: `{"command":"status"}` (reply: a ``StatusReport``);
 /// `{"command":"drain","worker":"w1","force":false}` (reply: `{"ok":"..."}`);
-/// `{"command":"commands","from":N,"limit":M,"wait_ms":W}` (reply: a ``CommandsReply``).
+/// `{"command":"commands","from":N,"limit":M,"wait_ms":W}` (reply: a ``CommandsReply``);
+/// `{"command":"observe","control":{...}}` (a ``ControlReport``; reply: `{"ok":"..."}`).
 /// Errors: `{"error":"..."}`.
 public struct AdminRequest: Sendable, Codable, Equatable {
     public var command: String
@@ -15,14 +16,17 @@ public struct AdminRequest: Sendable, Codable, Equatable {
     public var limit: Int?
     /// `commands`: if none is there yet, wait up to this long for one (default 0, max 30,000).
     public var waitMilliseconds: Int?
+    /// `observe`: what a simulator sees.
+    public var control: ControlReport?
 
     enum CodingKeys: String, CodingKey {
-        case command, worker, force, from, limit
+        case command, worker, force, from, limit, control
         case waitMilliseconds = "wait_ms"
     }
 
-    public init(command: String, worker: String? = nil, force: Bool? = nil, from: UInt64? = nil, limit: Int? = nil, waitMilliseconds: Int? = nil) {
+    public init(command: String, worker: String? = nil, force: Bool? = nil, from: UInt64? = nil, limit: Int? = nil, waitMilliseconds: Int? = nil, control: ControlReport? = nil) {
         self.command = command
+        self.control = control
         self.worker = worker
         self.force = force
         self.from = from
@@ -247,6 +251,9 @@ public struct Counters: Sendable, Codable, Equatable {
     public var fenced: UInt64 = 0
     /// Cluster frames that could not be decoded, or came from a wrong protocol version.
     public var malformedFrames: UInt64 = 0
+    /// Items sent again to a partition's new owner: those after its checkpoint that an
+    /// earlier owner had already processed.
+    public var replayed: UInt64 = 0
     /// Checkpoints stored.
     public var checkpoints: UInt64 = 0
     /// Checkpoints refused: not intact, not of the partition or offset they claim, with sensors
@@ -273,7 +280,7 @@ public struct Counters: Sendable, Codable, Equatable {
     public var commandsUnwritten: UInt64 = 0
 
     enum CodingKeys: String, CodingKey {
-        case accepted, rejected, processed, commands, fenced, checkpoints
+        case accepted, rejected, processed, commands, fenced, checkpoints, replayed
         case rejectedRequests = "rejected_requests"
         case duplicateCommandsSuppressed = "duplicate_commands_suppressed"
         case droppedNoSetting = "dropped_no_setting"

@@ -27,10 +27,13 @@ public struct WorkerConfiguration: Sendable {
 public struct WorkerService: Service {
     public let configuration: WorkerConfiguration
     let logger: Logger
+    /// For the HTTP listener: registration, partitions and counts.
+    public let probe: WorkerProbe
 
     public init(configuration: WorkerConfiguration, logger: Logger) {
         self.configuration = configuration
         self.logger = logger
+        probe = WorkerProbe(id: configuration.id)
     }
 
     public enum Failure: Error, CustomStringConvertible {
@@ -155,7 +158,10 @@ public struct WorkerService: Service {
             lifecycle.registered(session.isRegistered)
             switch action {
             case .send(let request):
-                session.received(try await exchange(socket, request, errors: &errors), now: .now)
+                let started = ContinuousClock.now
+                let reply = try await exchange(socket, request, errors: &errors)
+                session.received(reply, now: .now)
+                probe.exchanged(request, reply, session, started: started, logger: logger)
             case .wait(let duration):
                 try await Task.sleep(for: duration)
             case .stop(let reason):

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Logging
+import Observability
 import Storage
 
 /// Options every long-running process shares.
@@ -7,15 +8,29 @@ struct LoggingOptions: ParsableArguments {
     @Option(help: "Log level: trace, debug, info, notice, warning, error or critical.")
     var logLevel: String = "info"
 
-    func bootstrap(label: String) -> Logger {
+    @Option(help: "Log lines as text (timestamp in ms, level, label, message, key=value) or json (one object a line: ts, level, label, message, metadata).")
+    var logFormat: LogFormatArgument = .text
+
+    /// Bootstraps logging and logs the start-up line with every effective setting of
+    /// `command` and where it came from.
+    func bootstrap(label: String, command: String) -> Logger {
         let level = Logger.Level(rawValue: logLevel) ?? .info
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return handler
+        let format = logFormat.format
+        LoggingSystem.bootstrap { label in LogLineHandler(label: label, format: format, level: level) }
+        let logger = Logger(label: label)
+        var metadata = Logger.Metadata()
+        for setting in EffectiveSettings.settings(of: command) {
+            metadata[setting.option] = "\(setting.value) (\(setting.source))"
         }
-        return Logger(label: label)
+        logger.info("settings", metadata: metadata)
+        return logger
     }
+}
+
+/// `--log-format text|json`.
+enum LogFormatArgument: String, ExpressibleByArgument, CaseIterable {
+    case text, json
+    var format: LogFormat { LogFormat(rawValue: rawValue)! }
 }
 
 /// Parses a duration such as `800ms`, `1s`, `1.5s` or `2m`.

@@ -3,6 +3,8 @@ import Coordinator
 import Foundation
 import Logging
 import NNG
+import Observability
+import ObservabilityHTTP
 import ServiceLifecycle
 import Storage
 import Worker
@@ -68,6 +70,9 @@ struct CoordinatorCommand: AsyncParsableCommand {
     @Option(help: "Close a connection that sends nothing for this long (ingest, cluster, admin); nng clients reconnect by themselves.")
     var idleConnectionTimeout = DurationArgument(.seconds(120))
 
+    @Option(help: ArgumentHelp(stringLiteral: HTTPArgument.help + " The coordinator also serves the dashboard at /."))
+    var http = HTTPArgument(HTTPAddress(host: "127.0.0.1", port: 7604))
+
     @OptionGroup var logging: LoggingOptions
 
     func validate() throws {
@@ -95,7 +100,8 @@ struct CoordinatorCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let logger = logging.bootstrap(label: "thermoshard.coordinator")
+        let logger = logging.bootstrap(label: "thermoshard.coordinator", command: "coordinator")
+        MetricsExport.bootstrap()
         var configuration = CoordinatorConfiguration(dataDirectory: data)
         configuration.partitions = partitions
         configuration.ingestURL = ingest
@@ -113,7 +119,8 @@ struct CoordinatorCommand: AsyncParsableCommand {
                                              cluster: maxClusterConnections, admin: maxAdminConnections)
         configuration.silentConnectionTimeout = silentConnectionTimeout.duration
         configuration.idleConnectionTimeout = idleConnectionTimeout.duration
-        try await runService(CoordinatorService(configuration: configuration, logger: logger), logger: logger)
+        let service = CoordinatorService(configuration: configuration, logger: logger)
+        try await runService(service, http.address.map { HTTPListener.coordinator(service, at: $0, logger: logger) }, logger: logger)
     }
 }
 
@@ -133,26 +140,38 @@ struct WorkerCommand: AsyncParsableCommand {
     @Option(help: "On SIGTERM, how long to try handing partitions over before exiting anyway (the coordinator then reassigns them after its heartbeat timeout).")
     var leaveTimeout = DurationArgument(.seconds(5))
 
+    @Option(help: ArgumentHelp(stringLiteral: HTTPArgument.help + " Off by default on workers."))
+    var http = HTTPArgument(nil)
+
     @OptionGroup var logging: LoggingOptions
 
     func validate() throws { try Address.validate(coordinator, flag: "--coordinator") }
 
     func run() async throws {
         let name = id ?? "\(ProcessInfo.processInfo.hostName)-\(ProcessInfo.processInfo.processIdentifier)"
-        var logger = logging.bootstrap(label: "thermoshard.worker")
+        var logger = logging.bootstrap(label: "thermoshard.worker", command: "worker")
+        MetricsExport.bootstrap()
         logger[metadataKey: "worker"] = "\(name)"
         var configuration = WorkerConfiguration(id: name)
         configuration.coordinatorURL = coordinator
         configuration.leaveTimeout = leaveTimeout.duration
-        try await runService(WorkerService(configuration: configuration, logger: logger), logger: logger)
+        let service = WorkerService(configuration: configuration, logger: logger)
+        try await runService(service, http.address.map { HTTPListener.worker(service, at: $0, logger: logger) }, logger: logger)
     }
 }
 
-/// Runs one service until it ends, shutting it down gracefully on SIGTERM or SIGINT.
-func runService(_ service: some Service, logger: Logger) async throws {
+/// Runs a process's service, and its HTTP listener if it has one, until the service ends,
+/// shutting both down gracefully on SIGTERM or SIGINT (or when either ends).
+func runService(_ service: some Service, _ http: ObservabilityServer? = nil, logger: Logger) async throws {
+    var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
+        .init(service: service, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup),
+    ]
+    if let http {
+        services.append(.init(service: http, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup))
+    }
     let group = ServiceGroup(
         configuration: .init(
-            services: [.init(service: service, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup)],
+            services: services,
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger
         )

@@ -44,6 +44,7 @@ struct Thermoshard: AsyncParsableCommand {
                     options: ConfigurationSources.declaredOptions(of: Thermoshard.self),
                     environment: ProcessInfo.processInfo.environment
                 )
+                EffectiveSettings.record(arguments: Array(CommandLine.arguments.dropFirst(2)), origins: origins)
                 arguments.insert(name, at: 0)
             } catch {
                 FileHandle.standardError.write(Data("Error: \(error)\n".utf8))
