@@ -1,8 +1,10 @@
 import Control
 import Foundation
+import Metrics
+import Observability
 public import ThermoshardClient
 import Synchronization
-import Wire
+public import Wire
 
 /// What one simulation does (the validated flags of `thermoshard simulate`).
 public struct SimulationPlan: Sendable {
@@ -18,6 +20,12 @@ public struct SimulationPlan: Sendable {
     public var publish: Endpoint
     /// One JSON line of statistics per second instead of text.
     public var json: Bool
+    /// Where to send what it sees of control quality once a second (admin `observe`); nil: nowhere.
+    public var admin: Endpoint?
+    /// How many heaters to sample for the control-quality reports.
+    public var observed = 8
+    /// The simulator's name in its reports.
+    public var name = "simulator"
 
     public init(sensors: Int, rate: Double, speed: Double, duration: Double?, seed: UInt64, ingest: Endpoint, publish: Endpoint, json: Bool) {
         self.sensors = sensors
@@ -44,6 +52,16 @@ public struct Simulation: Sendable {
 
     public init(_ plan: SimulationPlan) { self.plan = plan }
 
+    /// Called with each second's control-quality report (the simulator's own copy, e.g. for
+    /// `--report FILE.svg`).
+    public var onReport: @Sendable (ControlReport) -> Void = { _ in }
+
+    private static let readings = Counter(label: MetricName.simulatorReadings)
+    private static let commandsSeen = Counter(label: MetricName.simulatorCommands)
+    private static let heating = Gauge(label: MetricName.simulatorHeating)
+    private static let outOfBand = Gauge(label: MetricName.simulatorOutOfBand)
+    private static let meanError = Gauge(label: MetricName.simulatorMeanError)
+
     /// Runs until the duration passes (or the task is cancelled), writing one line of
     /// statistics a second to `output`.
     public func run(output: @Sendable (String) -> Void = Simulation.standardOutput) async throws {
@@ -66,6 +84,7 @@ public struct Simulation: Sendable {
                 guard let event = try? await feed.nextEvent() else { continue }
                 fleet.withLock { $0.follow(sensor: event.sensor, action: event.action) }
                 commands.add(1, ordering: .relaxed)
+                Self.commandsSeen.increment()
             }
         }
         defer { listener.cancel() }
@@ -80,18 +99,46 @@ public struct Simulation: Sendable {
         var sent = 0
         var rejected = 0
         let batchSize = plan.batchSize
+        let observed = fleet.withLock { $0.sampleIndices(plan.observed) }
+        var outOfBandSeconds = 0.0
+        var lastObservation = start
+        let reporting = InFlight()
         while plan.duration.map({ ContinuousClock.now - start < .seconds($0) }) ?? true {
             let roundStart = ContinuousClock.now
             let (items, settingsChanged) = fleet.withLock { $0.step(count: batchSize, simulatedSeconds: Double(batchSize) / plan.rate * plan.speed) }
             if !settingsChanged.isEmpty { rejected += try await send(producer, settingsChanged) }
+            let sendStart = ContinuousClock.now
             rejected += try await send(producer, items)
+            Timings.simulatorSend.record(since: sendStart)
             sent += items.count
+            Self.readings.increment(by: items.count)
             let target = Duration.seconds(Double(batchSize) / plan.rate)
             let spent = ContinuousClock.now - roundStart
             if spent < target { try await Task.sleep(for: target - spent) }
             if ContinuousClock.now - lastReport >= .seconds(1) {
                 lastReport = .now
-                let stats = fleet.withLock { $0.stats() }
+                let (stats, fraction, samples, simulated) = fleet.withLock { ($0.stats(), $0.outOfBandFraction, $0.samples(observed), $0.simulatedSeconds) }
+                let now = ContinuousClock.now
+                outOfBandSeconds += fraction * (now - lastObservation).seconds
+                lastObservation = now
+                let report = ControlReport(
+                    source: plan.name, timeMilliseconds: Int64((Date().timeIntervalSince1970 * 1000).rounded()), simulatedSeconds: simulated,
+                    samples: samples, sensors: plan.sensors, outOfBand: fraction,
+                    outOfBandTime: outOfBandSeconds / max(0.001, (now - start).seconds), heating: stats.heating, meanError: stats.meanError)
+                Self.heating.record(stats.heating)
+                Self.outOfBand.record(fraction)
+                Self.meanError.record(stats.meanError)
+                onReport(report)
+                // Sent on the side: a slow or absent admin socket never holds the readings up,
+                // and at most one report is in flight.
+                if var admin = plan.admin, reporting.begin() {
+                    // Quietly: no "waiting for the coordinator" line for a report.
+                    admin.connectTimeout = Endpoint.quietWait
+                    Task {
+                        _ = try? await AdminClient(admin, timeout: .seconds(1)).raw(AdminRequest(command: "observe", control: report))
+                        reporting.end()
+                    }
+                }
                 let line = SimulationStats(
                     elapsedSeconds: (ContinuousClock.now - start).components.seconds, readings: sent, rejected: rejected,
                     commands: commands.load(ordering: .relaxed), heating: stats.heating, sensors: plan.sensors, meanError: stats.meanError)
@@ -145,4 +192,15 @@ public struct SimulationStats: Sendable, Hashable {
     public func text() -> String {
         "t=\(elapsedSeconds)s readings \(readings) commands \(commands) heating \(heating)/\(sensors) mean |temp - desired| \(String(format: "%.2f", meanError))"
     }
+}
+
+extension Duration {
+    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
+}
+
+/// Whether a control report is on its way (at most one at a time).
+final class InFlight: Sendable {
+    private let flag = Atomic<Bool>(false)
+    func begin() -> Bool { flag.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged }
+    func end() { flag.store(false, ordering: .releasing) }
 }
