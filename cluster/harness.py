@@ -64,12 +64,15 @@ class Cluster:
         self.dir = Path(directory)
         self.dir.mkdir(parents=True, exist_ok=True)
         self.data = self.dir / "data"
-        base = free_port_block()
+        base = free_port_block(5)
         self.ingest_url = f"tcp://127.0.0.1:{base}"
         self.publish_url = f"tcp://127.0.0.1:{base + 1}"
         self.cluster_url = f"tcp://127.0.0.1:{base + 2}"
         self.admin_url = f"tcp://127.0.0.1:{base + 3}"
         self.ports = list(range(base, base + 4))
+        # The coordinator's HTTP listener (/metrics, /healthz, /readyz, /api/status, the dashboard).
+        self.http_port = base + 4
+        self.http_url = f"http://127.0.0.1:{self.http_port}"
         # Where the coordinator listens (0.0.0.0 to be reachable from other hosts or namespaces).
         self.listen = {kind: f"tcp://{listen_host}:{base + i}" for i, kind in enumerate(["ingest", "publish", "cluster", "admin"])}
         self.partitions = partitions
@@ -91,14 +94,15 @@ class Cluster:
             "--partitions", str(self.partitions),
             "--ingest", self.listen["ingest"], "--publish", self.listen["publish"],
             "--cluster", self.listen["cluster"], "--admin", self.listen["admin"],
-            "--heartbeat-timeout", self.heartbeat, "--checkpoint-interval", self.checkpoint, *extra)
+            "--heartbeat-timeout", self.heartbeat, "--checkpoint-interval", self.checkpoint,
+            "--http", f"127.0.0.1:{self.http_port}", *extra)
         if wait:
             self.wait(lambda s: True, what="the coordinator answers")
         return self.coordinator
 
-    def start_worker(self, name, coordinator_url=None, prefix=()):
+    def start_worker(self, name, coordinator_url=None, prefix=(), extra=()):
         """Starts a worker; `prefix` runs it through another command (`ip netns exec NS`)."""
-        process = self._spawn(name, "worker", "--coordinator", coordinator_url or self.cluster_url, "--id", name, prefix=prefix)
+        process = self._spawn(name, "worker", "--coordinator", coordinator_url or self.cluster_url, "--id", name, *extra, prefix=prefix)
         self.workers[name] = process
         return process
 
@@ -148,6 +152,17 @@ class Cluster:
 
     def status(self):
         return json.loads(self.request(self.admin_url, b'{"command":"status"}'))
+
+    def http(self, path, port=None, timeout=5):
+        """GET http://127.0.0.1:PORT/PATH (the coordinator's listener by default): (status, body)."""
+        import urllib.error
+        import urllib.request
+        url = f"http://127.0.0.1:{port or self.http_port}{path}"
+        try:
+            with urllib.request.urlopen(url, timeout=timeout) as response:
+                return response.status, response.read().decode()
+        except urllib.error.HTTPError as error:
+            return error.code, error.read().decode()
 
     def ingest(self, payload):
         """Sends JSON (any value, or raw bytes) to the ingest socket and returns the reply."""

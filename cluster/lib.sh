@@ -10,6 +10,8 @@ ingest="tcp://$host:$base_port"
 publish="tcp://$host:$((base_port + 1))"
 cluster_url="tcp://$host:$((base_port + 2))"
 admin="tcp://$host:$((base_port + 3))"
+# The coordinator's HTTP listener: /metrics, /healthz, /readyz, /api/status and the dashboard.
+http="$host:$((base_port + 4))"
 mkdir -p "$run/pids" "$run/logs"
 
 build() {
@@ -31,7 +33,7 @@ start() {  # start NAME ARGS...: a background process with its pid and log in th
 start_coordinator() {
   alive coordinator && return 0
   start coordinator coordinator --data "$run/data" --ingest "$ingest" --publish "$publish" \
-    --cluster "$cluster_url" --admin "$admin" "$@"
+    --cluster "$cluster_url" --admin "$admin" --http "$http" "$@"
   wait_until "the coordinator answers" "$bin" status --admin "$admin" --json
 }
 
