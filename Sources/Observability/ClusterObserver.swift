@@ -83,8 +83,14 @@ public struct ClusterObserver: Sendable {
                 lag: report.partitions.reduce(0) { $0 + $1.lag }, workers: report.workers.count,
                 ingest: ingest, readingToCommand: readingToCommand))
             found = Self.events(from: previous, to: report, now: now)
-            for event in found { append(event) }
+        } else {
+            // The first report: who is a member already.
+            found = report.workers.map {
+                Event(timeMilliseconds: now, kind: .joined, worker: $0.id, partitions: $0.partitions.count,
+                      detail: "\($0.id) is a member (incarnation \($0.incarnation), \($0.partitions.count) partitions)")
+            }
         }
+        for event in found { append(event) }
         trackHeads(report, now: now)
         latest = report
         latestTime = now

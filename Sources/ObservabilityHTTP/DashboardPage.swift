@@ -76,12 +76,12 @@ canvas { width:100%; display:block; }
     <div class="legend" id="partition-legend"></div>
   </section>
   <section class="w6">
-    <h2>Throughput (per second)</h2>
+    <h2>Throughput (per second, 3 s average)</h2>
     <canvas id="throughput" height="170" data-points="0"></canvas>
     <div class="legend"><span><i class="swatch" style="background:#2471a3"></i>accepted</span><span><i class="swatch" style="background:#1e8449"></i>processed</span><span><i class="swatch" style="background:#d35400"></i>commands</span><span><i class="swatch" style="background:#c0392b"></i>refused</span></div>
   </section>
   <section class="w6">
-    <h2>Latency (ms)</h2>
+    <h2>Latency (ms, log scale)</h2>
     <canvas id="latency" height="170" data-points="0"></canvas>
     <div class="legend"><span><i class="swatch" style="background:#2471a3"></i>ingest p50</span><span><i class="swatch" style="background:#85c1e9"></i>ingest p99</span><span><i class="swatch" style="background:#d35400"></i>reading→command p50</span><span><i class="swatch" style="background:#f0b27a"></i>reading→command p99</span></div>
   </section>
@@ -125,29 +125,61 @@ const clock = (t) => new Date(t).toTimeString().slice(0, 8);
 
 function fit(canvas) {
   const ratio = window.devicePixelRatio || 1, w = canvas.clientWidth, h = Number(canvas.getAttribute("height"));
-  if (canvas.width !== Math.round(w * ratio)) { canvas.width = Math.round(w * ratio); canvas.height = Math.round(h * ratio); canvas.style.height = h + "px"; }
+  // Sized to its box in device pixels, again whenever its width or its (drawn) height changes.
+  if (canvas.width !== Math.round(w * ratio) || canvas.height !== Math.round(h * ratio)) {
+    canvas.width = Math.round(w * ratio); canvas.height = Math.round(h * ratio); canvas.style.height = h + "px";
+  }
   const ctx = canvas.getContext("2d"); ctx.setTransform(ratio, 0, 0, ratio, 0, 0); ctx.clearRect(0, 0, w, h);
   return { ctx, w, h };
 }
 
-// A line chart of series over the last minutes: [{values:[[t,v]...], colour}], y from 0.
-function lines(canvas, series, unit) {
+// The time axis: the last ten minutes at most, from the first point on (at least a minute).
+function span() {
+  const now = Date.now(), first = state.points.length ? state.points[0].t : now;
+  return { now, t0: Math.max(now - WINDOW_MS, Math.min(first, now - 60000)) };
+}
+function timeAxis(ctx, left, w, h, t0, now) {
+  ctx.fillStyle = "#6b7280"; ctx.font = "11px system-ui";
+  for (let i = 0; i <= 4; i++) {
+    const x = left + (w - left) * i / 4, ago = (now - t0) * (4 - i) / 4 / 1000;
+    const label = i === 4 ? "now" : ago >= 90 ? "-" + (ago / 60).toFixed(1).replace(".0", "") + "m" : "-" + Math.round(ago) + "s";
+    ctx.textAlign = i === 4 ? "right" : i === 0 ? "left" : "center"; ctx.fillText(label, i === 4 ? w - 2 : x, h - 4);
+  }
+  ctx.textAlign = "left";
+}
+// Moving average over `n` points, to read a trend through one-second jitter.
+function smooth(values, n) {
+  return values.map(([t], i) => { const part = values.slice(Math.max(0, i - n + 1), i + 1); return [t, part.reduce((a, [, v]) => a + v, 0) / part.length]; });
+}
+
+// A line chart of series over the last minutes: [{values:[[t,v]...], colour}], y from 0
+// (or, with `log`, a logarithmic axis: latencies from tenths of a millisecond to seconds).
+function lines(canvas, series, unit, log) {
   const { ctx, w, h } = fit(canvas), left = 44, bottom = 18, top = 6;
-  const now = Date.now(), t0 = now - WINDOW_MS;
+  const { now, t0 } = span(), width = now - t0;
   let max = 0, count = 0;
   for (const s of series) for (const [t, v] of s.values) if (t >= t0) { max = Math.max(max, v); count++; }
   max = max > 0 ? max * 1.1 : 1;
   ctx.strokeStyle = "#e3e6eb"; ctx.fillStyle = "#6b7280"; ctx.font = "11px system-ui"; ctx.lineWidth = 1;
-  for (let i = 0; i <= 4; i++) {
-    const y = top + (h - top - bottom) * i / 4;
-    ctx.beginPath(); ctx.moveTo(left, y); ctx.lineTo(w, y); ctx.stroke();
-    ctx.fillText(fmt(max * (4 - i) / 4) + (unit || ""), 2, y + 4);
+  const plotH = h - top - bottom;
+  let Y;
+  if (log) {
+    const lo = -1, hi = Math.max(1, Math.ceil(Math.log10(max)));
+    Y = (v) => top + plotH * (1 - (Math.log10(Math.max(v, 0.1)) - lo) / (hi - lo));
+    for (let e = lo; e <= hi; e++) {
+      const y = Y(Math.pow(10, e)); ctx.beginPath(); ctx.moveTo(left, y); ctx.lineTo(w, y); ctx.stroke();
+      ctx.fillText(e < 0 ? "0.1 ms" : e < 3 ? Math.pow(10, e) + " ms" : Math.pow(10, e - 3) + " s", 2, y + 4);
+    }
+  } else {
+    Y = (v) => top + plotH * (1 - v / max);
+    for (let i = 0; i <= 4; i++) {
+      const y = top + plotH * i / 4;
+      ctx.beginPath(); ctx.moveTo(left, y); ctx.lineTo(w, y); ctx.stroke();
+      ctx.fillText(fmt(max * (4 - i) / 4) + (unit || ""), 2, y + 4);
+    }
   }
-  for (let m = 0; m <= 10; m += 2) {
-    const x = left + (w - left) * (m / 10);
-    ctx.fillText(m === 10 ? "now" : "-" + (10 - m) + "m", x - 10, h - 4);
-  }
-  const X = (t) => left + (t - t0) / WINDOW_MS * (w - left), Y = (v) => top + (h - top - bottom) * (1 - v / max);
+  timeAxis(ctx, left, w, h, t0, now);
+  const X = (t) => left + (t - t0) / width * (w - left);
   for (const s of series) {
     ctx.strokeStyle = s.colour; ctx.lineWidth = 1.6; ctx.beginPath();
     let started = false;
@@ -163,30 +195,29 @@ function lines(canvas, series, unit) {
 function drawCharts() {
   const p = state.points;
   lines($("throughput"), [
-    { values: p.map(x => [x.t, x.accepted]), colour: "#2471a3" },
-    { values: p.map(x => [x.t, x.processed]), colour: "#1e8449" },
-    { values: p.map(x => [x.t, x.commands]), colour: "#d35400" },
-    { values: p.map(x => [x.t, x.refused]), colour: "#c0392b" },
+    { values: smooth(p.map(x => [x.t, x.accepted]), 3), colour: "#2471a3" },
+    { values: smooth(p.map(x => [x.t, x.processed]), 3), colour: "#1e8449" },
+    { values: smooth(p.map(x => [x.t, x.commands]), 3), colour: "#d35400" },
+    { values: smooth(p.map(x => [x.t, x.refused]), 3), colour: "#c0392b" },
   ]);
   const lat = (k, q) => p.filter(x => x[k]).map(x => [x.t, x[k][q]]);
   lines($("latency"), [
     { values: lat("ingest", "p50"), colour: "#2471a3" }, { values: lat("ingest", "p99"), colour: "#85c1e9" },
     { values: lat("reading_to_command", "p50"), colour: "#d35400" }, { values: lat("reading_to_command", "p99"), colour: "#f0b27a" },
-  ], "ms");
+  ], "ms", true);
   drawTimeline();
 }
 
 function drawTimeline() {
-  const canvas = $("timeline"), { ctx, w, h } = fit(canvas), left = 44, now = Date.now(), t0 = now - WINDOW_MS;
-  ctx.fillStyle = "#f4f5f7"; ctx.fillRect(left, 8, w - left, h - 26);
-  ctx.fillStyle = "#6b7280"; ctx.font = "11px system-ui";
-  for (let m = 0; m <= 10; m += 2) ctx.fillText(m === 10 ? "now" : "-" + (10 - m) + "m", left + (w - left) * m / 10 - 10, h - 4);
+  const canvas = $("timeline"), { ctx, w, h } = fit(canvas), left = 64, { now, t0 } = span(), width = now - t0;
+  ctx.fillStyle = "#f4f5f7"; ctx.fillRect(left, 6, w - left, h - 24);
+  timeAxis(ctx, left, w, h, t0, now);
   const colours = { failover: "#c0392b", handover: "#2471a3", joined: "#1e8449", left: "#839192", fenced: "#b9770e" };
   const rows = { failover: 0, handover: 1, joined: 2, left: 2, fenced: 1 };
   let count = 0;
   for (const e of state.events) {
     if (e.t < t0) continue;
-    const x = left + (e.t - t0) / WINDOW_MS * (w - left), y = 12 + rows[e.kind] * 11;
+    const x = left + (e.t - t0) / width * (w - left), y = 12 + rows[e.kind] * 11;
     ctx.fillStyle = colours[e.kind] || "#333";
     if (e.kind === "failover") { ctx.beginPath(); ctx.moveTo(x, y - 5); ctx.lineTo(x + 5, y + 4); ctx.lineTo(x - 5, y + 4); ctx.fill(); }
     else ctx.fillRect(x - 2, y - 4, 4, 8);
@@ -207,7 +238,8 @@ function renderEvents() {
 
 function renderWorkers(snap) {
   const body = $("workers"); body.textContent = "";
-  snap.workers.forEach((wk, i) => {
+  const order = snap.workers.map((wk, i) => [wk, i]).sort((a, b) => a[0].id.localeCompare(b[0].id, undefined, { numeric: true }));
+  order.forEach(([wk, i]) => {
     const tr = document.createElement("tr"); tr.dataset.worker = wk.id; tr.dataset.state = wk.state;
     tr.innerHTML = `<td><i class="swatch" style="background:${colour(i)}"></i></td><td class="state-${wk.state}">${wk.state}</td><td>${wk.partitions}</td><td>${wk.last_heard_ms} ms ago</td>`;
     tr.firstChild.append(wk.id); body.append(tr);
@@ -217,8 +249,9 @@ function renderWorkers(snap) {
 
 function drawPartitions(snap) {
   const canvas = $("partitions"), n = snap.partition_count;
-  const width = canvas.clientWidth, cols = Math.max(8, Math.min(128, Math.ceil(Math.sqrt(n * width / 200))));
-  const rows = Math.ceil(n / cols), cell = Math.max(3, Math.floor(width / cols)), height = Math.max(40, rows * cell);
+  // Cells as large as fit about 240 px of height, filling the width (4,096 partitions: 7 px).
+  const width = canvas.clientWidth, cell = Math.max(3, Math.min(40, Math.floor(Math.sqrt(width * 240 / n))));
+  const cols = Math.max(1, Math.floor(width / cell)), rows = Math.ceil(n / cols), height = Math.max(20, rows * cell);
   canvas.setAttribute("height", String(height));
   const { ctx } = fit(canvas);
   const maxLag = Math.max(1, ...snap.lags);
@@ -235,7 +268,7 @@ function drawPartitions(snap) {
   const summary = $("partition-summary");
   summary.dataset.owned = String(owned); summary.dataset.total = String(n); summary.dataset.releasing = String(releasing);
   summary.textContent = `— ${owned} of ${n} owned` + (releasing ? `, ${releasing} in handover` : "") + `, lag ${fmt(snap.lags.reduce((a, b) => a + b, 0))} items`;
-  $("partition-legend").innerHTML = snap.workers.map((wk, i) => `<span><i class="swatch" style="background:${colour(i)}"></i>${escape(wk.id)} (${wk.partitions})</span>`).join("") +
+  $("partition-legend").innerHTML = snap.workers.map((wk, i) => [wk, i]).sort((a, b) => a[0].id.localeCompare(b[0].id, undefined, { numeric: true })).map(([wk, i]) => `<span><i class="swatch" style="background:${colour(i)}"></i>${escape(wk.id)} (${wk.partitions})</span>`).join("") +
     `<span><i class="swatch" style="background:#d5d8dc"></i>unassigned</span><span>white frame: handover in progress; dark band: lag</span>`;
 }
 
