@@ -37,10 +37,10 @@ actor Coordinator {
         let continuation: CheckedContinuation<Void, Never>
     }
 
-    /// Feed messages (`"<sensor> <json>"`) for the PUB socket, in publication order.
-    /// One element per group commit: its commands' feed messages, in order.
-    nonisolated let feed: AsyncStream<[[UInt8]]>
-    private let feedContinuation: AsyncStream<[[UInt8]]>.Continuation
+    /// The commands for the PUB socket, in publication order: one element per group commit, its
+    /// commands in order (the feed task encodes them in the `--feed` format).
+    nonisolated let feed: AsyncStream<[CommandEvent]>
+    private let feedContinuation: AsyncStream<[CommandEvent]>.Continuation
 
     init(configuration: CoordinatorConfiguration, directory: DataDirectory, disk: DiskWriter, recovered: StoredState, logger: Logger) {
         self.configuration = configuration
@@ -123,8 +123,8 @@ actor Coordinator {
     private func batchWritten(_ number: UInt64, _ batch: CommitBatch, _ result: Result<WriteReport, StorageError>) {
         switch result {
         case .success(let report):
-            let messages = core.batchWritten(number, batch, report: report)
-            if !messages.isEmpty { feedContinuation.yield(messages) }
+            let commands = core.batchWritten(number, batch, report: report)
+            if !commands.isEmpty { feedContinuation.yield(commands) }
             for waiter in batchWaiters.removeValue(forKey: number) ?? [] { waiter.resume(returning: nil) }
             if !batch.commands.isEmpty {
                 for reader in commandReaders { reader.continuation.resume() }

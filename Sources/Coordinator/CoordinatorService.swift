@@ -91,11 +91,19 @@ public struct CoordinatorService: Service {
                         await Self.serve(context) { message in await Self.handleAdmin(message.bytes, coordinator, sockets) }
                     }
                 }
+                let feedFormat = configuration.feedFormat
                 group.addTask {
                     // PUB never waits (it queues or drops per subscriber), so a group commit's
-                    // messages go out in one pass without an await per message.
-                    for await messages in coordinator.feed {
-                        for message in messages { try? sockets.publish.trySend(message) }
+                    // messages go out in one pass without an await per message. The text feed
+                    // costs a message per command: it is not even encoded while no one listens.
+                    for await commands in coordinator.feed {
+                        switch feedFormat {
+                        case .text:
+                            guard sockets.publish.connectionStats.open > 0 else { continue }
+                            for command in commands { try? sockets.publish.trySend(command.encodeFeedMessage()) }
+                        case .binary:
+                            for message in FeedBatch.encode(commands) { try? sockets.publish.trySend(message) }
+                        }
                     }
                 }
                 let pipeEvents = sockets.clusterPipeEvents

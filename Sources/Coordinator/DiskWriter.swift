@@ -8,9 +8,12 @@ import Wire
 /// one dedicated thread so that no file call ever blocks Swift's cooperative pool.
 ///
 /// Batches are written strictly in order. Within one, the journal goes first, then the
-/// commands, then the checkpoints; and a checkpoint is written only after the journal and
-/// command log are synced (under `always` and `interval`), so no checkpoint on disk ever covers
-/// input or commands that a power loss could take back.
+/// commands. Checkpoints wait (the newest per partition) and are written together at most once
+/// per sync interval, after the journal and command log are synced (under `always` and
+/// `interval`), so no checkpoint on disk ever covers input or commands that a power loss could
+/// take back, and a group commit never waits for checkpoint files to be synced. A checkpoint
+/// that is not on disk yet costs nothing but replay: after a crash the partition starts from the
+/// one before it, whose journal is kept until the newer one is on disk.
 final class DiskWriter: @unchecked Sendable {
     // Everything below is touched only on `queue`.
     private let queue = DispatchQueue(label: "thermoshard.disk", qos: .userInitiated)
@@ -21,6 +24,11 @@ final class DiskWriter: @unchecked Sendable {
     private let interval: Duration
     private var lastSync = ContinuousClock.now
     private var unsynced = false
+    /// Checkpoints taken and not yet on disk, the newest per partition.
+    private var waitingCheckpoints: [UInt32: PartitionSnapshot] = [:]
+    private var lastCheckpointWrite = ContinuousClock.now
+    /// Journal segments removed by the timer's checkpoint writes, for the next batch's report.
+    private var removedSinceReport = 0
 
     init(journal: IngestJournal, commandLog: CommandLog, checkpoints: CheckpointStore, policy: FsyncPolicy, interval: Duration) {
         self.journal = journal
@@ -42,22 +50,34 @@ final class DiskWriter: @unchecked Sendable {
         // Encoded here, off the actor; the core refused every record too large to write.
         var records = ByteWriter(capacity: 1 << 16)
         for request in batch.journal { try JournalRecord.items(request).encode(into: &records) }
-        try journal.append(records.bytes, ends: batch.journalEnds, updates: batch.producerUpdates)
+        try journal.append(records.finish(), ends: batch.journalEnds, updates: batch.producerUpdates)
         try commandLog.append(batch.commands)
         unsynced = unsynced || !batch.isEmpty
-        let due = policy == .interval && ContinuousClock.now - lastSync >= interval
-        if policy == .always || (policy == .interval && !batch.checkpoints.isEmpty) || due {
+        if policy == .always || (policy == .interval && ContinuousClock.now - lastSync >= interval) {
             try syncLogs()
             stats.synced = true
         }
-        for checkpoint in batch.checkpoints {
-            try checkpoints.write(checkpoint, sync: policy != .never)
-        }
-        if !batch.checkpoints.isEmpty {
-            stats.removedSegments = try journal.removeSegments { [checkpoints] in checkpoints.retainFrom(partition: Int($0)) }
-        }
+        for checkpoint in batch.checkpoints { waitingCheckpoints[checkpoint.partition] = checkpoint }
+        stats.removedSegments = try writeCheckpointsIfDue(synced: &stats.synced) + removedSinceReport
+        removedSinceReport = 0
         stats.journalSegments = journal.segmentCount
         return stats
+    }
+
+    /// Writes the waiting checkpoints if the last write is an interval ago (or `force`), after
+    /// syncing the logs they cover, then removes the journal segments no checkpoint needs.
+    /// Returns how many segments went.
+    private func writeCheckpointsIfDue(force: Bool = false, synced: inout Bool) throws(StorageError) -> Int {
+        guard !waitingCheckpoints.isEmpty, force || ContinuousClock.now - lastCheckpointWrite >= interval else { return 0 }
+        if policy != .never, unsynced {
+            try syncLogs()
+            synced = true
+        }
+        let ready = waitingCheckpoints.values.sorted { $0.partition < $1.partition }
+        waitingCheckpoints.removeAll(keepingCapacity: true)
+        try checkpoints.write(ready, sync: policy != .never)
+        lastCheckpointWrite = .now
+        return try journal.removeSegments { [checkpoints] in checkpoints.retainFrom(partition: Int($0)) }
     }
 
     private func syncLogs() throws(StorageError) {
@@ -68,13 +88,18 @@ final class DiskWriter: @unchecked Sendable {
         lastSync = .now
     }
 
-    /// Under `interval`, syncs what was written if the interval has passed (called by a timer,
-    /// so an idle coordinator's last writes get synced too).
+    /// Under `interval`, syncs what was written if the interval has passed, and writes the
+    /// waiting checkpoints when due (called by a timer, so an idle coordinator's last writes
+    /// and checkpoints reach the disk too).
     func syncIfDue(_ onError: @escaping @Sendable (StorageError) -> Void) {
-        guard policy == .interval else { return }
         queue.async { [self] in
-            guard unsynced, ContinuousClock.now - lastSync >= interval else { return }
-            do throws(StorageError) { try syncLogs() } catch { onError(error) }
+            do throws(StorageError) {
+                if policy == .interval, unsynced, ContinuousClock.now - lastSync >= interval { try syncLogs() }
+                var synced = false
+                removedSinceReport += try writeCheckpointsIfDue(synced: &synced)
+            } catch {
+                onError(error)
+            }
         }
     }
 
@@ -103,6 +128,8 @@ final class DiskWriter: @unchecked Sendable {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             queue.async { [self] in
                 try? syncLogs()
+                var synced = false
+                _ = try? writeCheckpointsIfDue(force: true, synced: &synced)
                 continuation.resume()
             }
         }

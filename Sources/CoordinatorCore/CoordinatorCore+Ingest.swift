@@ -98,9 +98,10 @@ extension CoordinatorCore {
     public func isWritten(_ number: UInt64) -> Bool { number <= written }
 
     /// A batch is on disk: its items may go to workers (owners are woken), and its commands to
-    /// the feed (returned, one message each, in order); the shell then answers the requests
-    /// that waited for it.
-    public mutating func batchWritten(_ number: UInt64, _ batch: CommitBatch, report: WriteReport) -> [[UInt8]] {
+    /// the feed (returned, in order; the shell encodes them in the feed's format); the shell
+    /// then answers the requests that waited for it.
+    @discardableResult
+    public mutating func batchWritten(_ number: UInt64, _ batch: CommitBatch, report: WriteReport) -> [CommandEvent] {
         writing = false
         written = number
         counters.journalSegments = UInt64(report.journalSegments)
@@ -118,7 +119,6 @@ extension CoordinatorCore {
         if let last = batch.commands.last { writtenCommandEnd = last.offset + 1 }
         return batch.commands.map {
             CommandEvent(sensor: $0.sensor, action: $0.action, partition: Int($0.partition), inputOffset: $0.inputOffset, commandOffset: $0.offset)
-                .encodeFeedMessage()
         }
     }
 }

@@ -154,7 +154,7 @@ public final class IngestJournal {
         try active?.sync()
         let number = (segments.last?.number ?? 0) + 1
         let file = try File(path: path(number), create: true)
-        try file.append(writer.bytes)
+        try file.append(writer.finish())
         FileSystem.syncDirectory(directory)
         segments.append(Segment(number: number))
         active = file
