@@ -11,15 +11,22 @@ import Wire
 /// commands. Checkpoints wait (the newest per partition) and are written together at most once
 /// per sync interval, after the journal and command log are synced (under `always` and
 /// `interval`), so no checkpoint on disk ever covers input or commands that a power loss could
-/// take back, and a group commit never waits for checkpoint files to be synced. A checkpoint
-/// that is not on disk yet costs nothing but replay: after a crash the partition starts from the
-/// one before it, whose journal is kept until the newer one is on disk.
+/// take back. They are written and synced on a thread of their own, so a group commit never
+/// waits for checkpoint files. A checkpoint that is not on disk yet costs nothing but replay:
+/// after a crash the partition starts from the one before it, whose journal is kept until the
+/// newer one is on disk.
 final class DiskWriter: @unchecked Sendable {
     // Everything below is touched only on `queue`.
     private let queue = DispatchQueue(label: "thermoshard.disk", qos: .userInitiated)
     private let journal: IngestJournal
     private let commandLog: CommandLog
+    /// Touched only on `checkpointQueue`.
     private let checkpoints: CheckpointStore
+    private let checkpointQueue = DispatchQueue(label: "thermoshard.checkpoints", qos: .utility)
+    /// A group of checkpoints is being written on `checkpointQueue`.
+    private var checkpointsWriting = false
+    /// A failed checkpoint write, raised with the next batch (the coordinator then stops).
+    private var checkpointFailure: StorageError?
     private let policy: FsyncPolicy
     private let interval: Duration
     private var lastSync = ContinuousClock.now
@@ -46,6 +53,7 @@ final class DiskWriter: @unchecked Sendable {
     }
 
     private func perform(_ batch: CommitBatch) throws(StorageError) -> WriteReport {
+        if let checkpointFailure { throw checkpointFailure }
         var stats = WriteReport()
         // Encoded here, off the actor; the core refused every record too large to write.
         var records = ByteWriter(capacity: 1 << 16)
@@ -58,26 +66,48 @@ final class DiskWriter: @unchecked Sendable {
             stats.synced = true
         }
         for checkpoint in batch.checkpoints { waitingCheckpoints[checkpoint.partition] = checkpoint }
-        stats.removedSegments = try writeCheckpointsIfDue(synced: &stats.synced) + removedSinceReport
-        removedSinceReport = 0
+        stats.removedSegments = try writeCheckpointsIfDue(synced: &stats.synced)
         stats.journalSegments = journal.segmentCount
         return stats
     }
 
-    /// Writes the waiting checkpoints if the last write is an interval ago (or `force`), after
-    /// syncing the logs they cover, then removes the journal segments no checkpoint needs.
-    /// Returns how many segments went.
+    /// Starts writing the waiting checkpoints if the last group is done and an interval ago
+    /// (or `force`), after syncing the logs they cover. The journal segments no checkpoint on
+    /// disk needs any more are removed once the group is written. Returns the segments removed
+    /// since the last call.
     private func writeCheckpointsIfDue(force: Bool = false, synced: inout Bool) throws(StorageError) -> Int {
-        guard !waitingCheckpoints.isEmpty, force || ContinuousClock.now - lastCheckpointWrite >= interval else { return 0 }
+        defer { removedSinceReport = 0 }
+        guard !waitingCheckpoints.isEmpty, !checkpointsWriting,
+              force || ContinuousClock.now - lastCheckpointWrite >= interval else { return removedSinceReport }
         if policy != .never, unsynced {
             try syncLogs()
             synced = true
         }
         let ready = waitingCheckpoints.values.sorted { $0.partition < $1.partition }
         waitingCheckpoints.removeAll(keepingCapacity: true)
-        try checkpoints.write(ready, sync: policy != .never)
-        lastCheckpointWrite = .now
-        return try journal.removeSegments { [checkpoints] in checkpoints.retainFrom(partition: Int($0)) }
+        checkpointsWriting = true
+        let write: @Sendable () -> Void = { [self, sync = policy != .never] in
+            do throws(StorageError) {
+                try checkpoints.write(ready, sync: sync)
+                let retain = (0..<checkpoints.partitionCount).map { checkpoints.retainFrom(partition: $0) }
+                queue.async { [self] in
+                    checkpointsWriting = false
+                    lastCheckpointWrite = .now
+                    do throws(StorageError) {
+                        removedSinceReport += try journal.removeSegments { retain[Int($0)] }
+                    } catch {
+                        checkpointFailure = error
+                    }
+                }
+            } catch {
+                queue.async { [self] in
+                    checkpointsWriting = false
+                    checkpointFailure = error
+                }
+            }
+        }
+        if force { checkpointQueue.sync(execute: write) } else { checkpointQueue.async(execute: write) }
+        return removedSinceReport
     }
 
     private func syncLogs() throws(StorageError) {
@@ -95,6 +125,7 @@ final class DiskWriter: @unchecked Sendable {
         queue.async { [self] in
             do throws(StorageError) {
                 if policy == .interval, unsynced, ContinuousClock.now - lastSync >= interval { try syncLogs() }
+                if let checkpointFailure { throw checkpointFailure }
                 var synced = false
                 removedSinceReport += try writeCheckpointsIfDue(synced: &synced)
             } catch {
@@ -128,6 +159,9 @@ final class DiskWriter: @unchecked Sendable {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             queue.async { [self] in
                 try? syncLogs()
+                // The group in flight reaches the disk, then the rest is written at once.
+                checkpointQueue.sync {}
+                checkpointsWriting = false
                 var synced = false
                 _ = try? writeCheckpointsIfDue(force: true, synced: &synced)
                 continuation.resume()

@@ -24,6 +24,8 @@ public final class CheckpointStore {
         try FileSystem.createDirectory(directory)
     }
 
+    public var partitionCount: Int { offsets.count }
+
     func path(_ partition: Int, previous: Bool = false) -> String {
         "\(directory)/partition-\(FileSystem.padded(partition, width: 5)).\(previous ? "prev" : "ckpt")"
     }
@@ -90,8 +92,8 @@ public final class CheckpointStore {
     }
 
     /// Writes new checkpoints (at most one per partition), each keeping the one before it as
-    /// `.prev`. With `sync`, every file is durable before any takes its name, at the cost of
-    /// one file-system sync and one directory sync for all of them rather than two syncs each.
+    /// `.prev`. With `sync`, every file is durable before any takes its name, and one directory
+    /// sync covers all the renames.
     public func write(_ checkpoints: [PartitionSnapshot], sync: Bool) throws(StorageError) {
         guard !checkpoints.isEmpty else { return }
         for checkpoint in checkpoints {
@@ -99,8 +101,8 @@ public final class CheckpointStore {
             try? FileSystem.remove(temporary)
             let file = try File(path: temporary, create: true)
             try file.append(Self.encode(checkpoint))
+            if sync { try file.sync() }
         }
-        if sync { try FileSystem.syncFileSystem(of: directory) }
         for checkpoint in checkpoints {
             let partition = Int(checkpoint.partition)
             let current = path(partition)
