@@ -70,6 +70,7 @@ let package = Package(
             name: "Coordinator",
             dependencies: [
                 "Control", "Wire", "Cluster", "NNG", "Storage", "CoordinatorCore", "Resilience",
+                .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],

@@ -1,5 +1,6 @@
 import Cluster
 import CoordinatorCore
+import DequeModule
 import Logging
 import Resilience
 import Storage
@@ -27,6 +28,11 @@ actor Coordinator {
     /// Set when the disk failed: the coordinator stops serving.
     private(set) var failure: String?
     private var commandReaders: [CommandReader] = []
+    /// The newest commands on disk, so that followers of the log's tail are served from memory.
+    private var recentCommands = Deque<CommandRecord>()
+    static let recentCommandCapacity = 1 << 18
+    /// The oldest offset the command log keeps, as of the last write.
+    private var commandLogStart: UInt64 = 0
     /// Long polls on the command log held at once; beyond this a read answers at once, so that
     /// followers never take every admin context and quick calls (status) always get through.
     static let maximumWaitingReaders = 16
@@ -123,10 +129,15 @@ actor Coordinator {
     private func batchWritten(_ number: UInt64, _ batch: CommitBatch, _ result: Result<WriteReport, StorageError>) {
         switch result {
         case .success(let report):
+            commandLogStart = report.commandLogStart
             let commands = core.batchWritten(number, batch, report: report)
             if !commands.isEmpty { feedContinuation.yield(commands) }
             for waiter in batchWaiters.removeValue(forKey: number) ?? [] { waiter.resume(returning: nil) }
             if !batch.commands.isEmpty {
+                recentCommands.append(contentsOf: batch.commands)
+                if recentCommands.count > Self.recentCommandCapacity {
+                    recentCommands.removeFirst(recentCommands.count - Self.recentCommandCapacity)
+                }
                 for reader in commandReaders { reader.continuation.resume() }
                 commandReaders.removeAll()
             }
@@ -148,7 +159,12 @@ actor Coordinator {
     }
 
     func syncTick() {
-        disk.syncIfDue { error in Task { await self.fail(error.description) } }
+        disk.syncIfDue({ error in Task { await self.fail(error.description) } },
+                       onRemoved: { removed, segments in Task { await self.journalSegmentsRemoved(removed, left: segments) } })
+    }
+
+    private func journalSegmentsRemoved(_ removed: Int, left: Int) {
+        core.journalSegmentsRemoved(removed, left: left)
     }
 
     func countRejectedRequest(_ reason: String) {
@@ -232,7 +248,17 @@ actor Coordinator {
         guard offset < end else {
             return CommandsReply(commands: [], next: offset, start: 0, end: end)
         }
-        let (records, start) = try await disk.readCommands(from: offset, limit: min(limit, Int(clamping: end - offset)))
+        let count = min(limit, Int(clamping: end - offset))
+        let records: [CommandRecord]
+        let start: UInt64
+        if let first = recentCommands.first?.offset, offset >= first {
+            // The tail: from memory. (The log keeps its older segments, so `start` is the disk's.)
+            let from = Int(offset - first)
+            records = Array(recentCommands[from..<min(recentCommands.count, from + count)])
+            start = commandLogStart
+        } else {
+            (records, start) = try await disk.readCommands(from: offset, limit: count)
+        }
         let entries = records.map {
             CommandsReply.Entry(offset: $0.offset, sensor: $0.sensor, action: $0.action.rawValue, heater: $0.action.name, partition: $0.partition, inputOffset: $0.inputOffset)
         }

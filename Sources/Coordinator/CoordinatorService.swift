@@ -189,37 +189,44 @@ public struct CoordinatorService: Service {
     static func handleAdmin(_ bytes: [UInt8], _ coordinator: Coordinator, _ sockets: Sockets) async -> [UInt8] {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
-        let reply: Data
         do {
             let request = try JSONDecoder().decode(AdminRequest.self, from: Data(bytes))
-            reply = try await handleAdmin(request, coordinator, sockets, encoder)
+            return try await handleAdmin(request, coordinator, sockets, encoder)
         } catch let error as AdminError {
-            reply = (try? encoder.encode(error)) ?? Data()
+            return [UInt8]((try? encoder.encode(error)) ?? Data())
         } catch {
-            reply = (try? encoder.encode(AdminError(error: "bad admin request: \(error)"))) ?? Data()
+            return [UInt8]((try? encoder.encode(AdminError(error: "bad admin request: \(error)"))) ?? Data())
         }
-        return [UInt8](reply)
     }
 
-    static func handleAdmin(_ request: AdminRequest, _ coordinator: Coordinator, _ sockets: Sockets, _ encoder: JSONEncoder) async throws -> Data {
+    static func handleAdmin(_ request: AdminRequest, _ coordinator: Coordinator, _ sockets: Sockets, _ encoder: JSONEncoder) async throws -> [UInt8] {
         switch request.command {
         case "status":
             var report = await coordinator.status()
             report.connections = sockets.statusConnections
-            return try encoder.encode(report)
+            return [UInt8](try encoder.encode(report))
         case "drain":
             guard let worker = request.worker else { throw AdminError(error: "drain needs a worker") }
-            return try encoder.encode(AdminOK(ok: try await coordinator.drain(worker, force: request.force ?? false)))
+            return [UInt8](try encoder.encode(AdminOK(ok: try await coordinator.drain(worker, force: request.force ?? false))))
         case "commands":
-            let limit = request.limit ?? 10_000
-            guard (1...10_000).contains(limit) else { throw AdminError(error: "limit must be between 1 and 10000") }
+            let binary: Bool
+            switch request.format ?? "json" {
+            case "json": binary = false
+            case "binary": binary = true
+            case let other: throw AdminError(error: "format must be json or binary, not '\(other)'")
+            }
+            let maximum = binary ? CommandsReply.maximumBinaryLimit : CommandsReply.maximumJSONLimit
+            let limit = request.limit ?? maximum
+            guard (1...maximum).contains(limit) else { throw AdminError(error: "limit must be between 1 and \(maximum)") }
             let wait = request.waitMilliseconds ?? 0
             guard (0...30_000).contains(wait) else { throw AdminError(error: "wait_ms must be between 0 and 30000") }
+            let page: CommandsReply
             do {
-                return try encoder.encode(await coordinator.readCommands(from: request.from ?? 0, limit: limit, wait: .milliseconds(wait)))
+                page = try await coordinator.readCommands(from: request.from ?? 0, limit: limit, wait: .milliseconds(wait))
             } catch {
                 throw AdminError(error: "command log: \(error)", code: .storageFailure)
             }
+            return binary ? page.encodeBinary() : page.encodeJSON()
         default:
             throw AdminError(error: "unknown admin command '\(request.command)' (known: status, drain, commands)", code: .unknownCommand)
         }

@@ -66,19 +66,21 @@ final class DiskWriter: @unchecked Sendable {
             stats.synced = true
         }
         for checkpoint in batch.checkpoints { waitingCheckpoints[checkpoint.partition] = checkpoint }
-        stats.removedSegments = try writeCheckpointsIfDue(synced: &stats.synced)
+        try writeCheckpointsIfDue(synced: &stats.synced)
+        stats.removedSegments = removedSinceReport
+        removedSinceReport = 0
         stats.journalSegments = journal.segmentCount
+        stats.commandLogStart = commandLog.start
         return stats
     }
 
     /// Starts writing the waiting checkpoints if the last group is done and an interval ago
     /// (or `force`), after syncing the logs they cover. The journal segments no checkpoint on
-    /// disk needs any more are removed once the group is written. Returns the segments removed
-    /// since the last call.
-    private func writeCheckpointsIfDue(force: Bool = false, synced: inout Bool) throws(StorageError) -> Int {
-        defer { removedSinceReport = 0 }
+    /// disk needs any more are removed once the group is written (counted in
+    /// `removedSinceReport` for the next report).
+    private func writeCheckpointsIfDue(force: Bool = false, synced: inout Bool) throws(StorageError) {
         guard !waitingCheckpoints.isEmpty, !checkpointsWriting,
-              force || ContinuousClock.now - lastCheckpointWrite >= interval else { return removedSinceReport }
+              force || ContinuousClock.now - lastCheckpointWrite >= interval else { return }
         if policy != .never, unsynced {
             try syncLogs()
             synced = true
@@ -107,7 +109,6 @@ final class DiskWriter: @unchecked Sendable {
             }
         }
         if force { checkpointQueue.sync(execute: write) } else { checkpointQueue.async(execute: write) }
-        return removedSinceReport
     }
 
     private func syncLogs() throws(StorageError) {
@@ -121,13 +122,19 @@ final class DiskWriter: @unchecked Sendable {
     /// Under `interval`, syncs what was written if the interval has passed, and writes the
     /// waiting checkpoints when due (called by a timer, so an idle coordinator's last writes
     /// and checkpoints reach the disk too).
-    func syncIfDue(_ onError: @escaping @Sendable (StorageError) -> Void) {
+    /// Segments removed meanwhile are reported through `onRemoved` (removed, segments left):
+    /// an idle coordinator's counters stay true.
+    func syncIfDue(_ onError: @escaping @Sendable (StorageError) -> Void, onRemoved: @escaping @Sendable (Int, Int) -> Void) {
         queue.async { [self] in
             do throws(StorageError) {
                 if policy == .interval, unsynced, ContinuousClock.now - lastSync >= interval { try syncLogs() }
                 if let checkpointFailure { throw checkpointFailure }
                 var synced = false
-                removedSinceReport += try writeCheckpointsIfDue(synced: &synced)
+                try writeCheckpointsIfDue(synced: &synced)
+                if removedSinceReport > 0 {
+                    onRemoved(removedSinceReport, journal.segmentCount)
+                    removedSinceReport = 0
+                }
             } catch {
                 onError(error)
             }
@@ -163,7 +170,7 @@ final class DiskWriter: @unchecked Sendable {
                 checkpointQueue.sync {}
                 checkpointsWriting = false
                 var synced = false
-                _ = try? writeCheckpointsIfDue(force: true, synced: &synced)
+                try? writeCheckpointsIfDue(force: true, synced: &synced)
                 continuation.resume()
             }
         }

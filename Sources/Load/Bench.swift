@@ -180,7 +180,9 @@ public struct Bench: Sendable {
             } else if now - progress > stallNanoseconds {
                 return nil
             }
-            try await Task.sleep(for: .milliseconds(2))
+            // A status report with thousands of partitions costs the coordinator a millisecond
+            // or more to encode: polling faster would load what is measured.
+            try await Task.sleep(for: .milliseconds(10))
         }
     }
 }

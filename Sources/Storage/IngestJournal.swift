@@ -93,8 +93,8 @@ public final class IngestJournal {
                     if let producer = request.producer {
                         recovery.producers.record(producer: producer, seq: request.seq, reply: request.reply)
                     }
-                    for run in request.runs {
-                        segment.ends[run.partition] = max(segment.ends[run.partition] ?? 0, run.firstOffset + UInt64(run.items.count))
+                    for span in request.spans {
+                        segment.ends[span.partition] = max(segment.ends[span.partition] ?? 0, span.firstOffset + UInt64(span.count))
                     }
                     visit(request)
                 }

@@ -11,23 +11,26 @@ public struct AdminRequest: Sendable, Codable, Equatable {
     public var force: Bool?
     /// `commands`: the first command log offset wanted (default 0).
     public var from: UInt64?
-    /// `commands`: at most this many (default and maximum 10,000).
+    /// `commands`: at most this many (default and maximum 10,000; binary: up to 100,000).
     public var limit: Int?
     /// `commands`: if none is there yet, wait up to this long for one (default 0, max 30,000).
     public var waitMilliseconds: Int?
+    /// `commands`: `json` (default) or `binary` (``CommandsReply/encodeBinary()``).
+    public var format: String?
 
     enum CodingKeys: String, CodingKey {
-        case command, worker, force, from, limit
+        case command, worker, force, from, limit, format
         case waitMilliseconds = "wait_ms"
     }
 
-    public init(command: String, worker: String? = nil, force: Bool? = nil, from: UInt64? = nil, limit: Int? = nil, waitMilliseconds: Int? = nil) {
+    public init(command: String, worker: String? = nil, force: Bool? = nil, from: UInt64? = nil, limit: Int? = nil, waitMilliseconds: Int? = nil, format: String? = nil) {
         self.command = command
         self.worker = worker
         self.force = force
         self.from = from
         self.limit = limit
         self.waitMilliseconds = waitMilliseconds
+        self.format = format
     }
 }
 
