@@ -104,6 +104,7 @@ let package = Package(
             dependencies: [
                 "Control", "Wire", "Cluster", "NNG", "Storage", "CoordinatorCore", "Resilience", "Observability",
                 .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],

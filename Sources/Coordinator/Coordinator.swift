@@ -1,5 +1,6 @@
 import Cluster
 import CoordinatorCore
+import DequeModule
 import Logging
 import Observability
 import Resilience
@@ -29,6 +30,11 @@ actor Coordinator {
     private(set) var failure: String?
     private var commandReaders: [CommandReader] = []
     private var commandLatency = CommandLatencyTracker()
+    /// The newest commands on disk, so that followers of the log's tail are served from memory.
+    private var recentCommands = Deque<CommandRecord>()
+    static let recentCommandCapacity = 1 << 18
+    /// The oldest offset the command log keeps, as of the last write.
+    private var commandLogStart: UInt64 = 0
     /// Long polls on the command log held at once; beyond this a read answers at once, so that
     /// followers never take every admin context and quick calls (status) always get through.
     static let maximumWaitingReaders = 16
@@ -39,10 +45,10 @@ actor Coordinator {
         let continuation: CheckedContinuation<Void, Never>
     }
 
-    /// Feed messages (`"<sensor> <json>"`) for the PUB socket, in publication order.
-    /// One element per group commit: its commands' feed messages, in order.
-    nonisolated let feed: AsyncStream<[[UInt8]]>
-    private let feedContinuation: AsyncStream<[[UInt8]]>.Continuation
+    /// The commands for the PUB socket, in publication order: one element per group commit, its
+    /// commands in order (the feed task encodes them in the `--feed` format).
+    nonisolated let feed: AsyncStream<[CommandEvent]>
+    private let feedContinuation: AsyncStream<[CommandEvent]>.Continuation
 
     init(configuration: CoordinatorConfiguration, directory: DataDirectory, disk: DiskWriter, recovered: StoredState, logger: Logger) {
         self.configuration = configuration
@@ -128,10 +134,15 @@ actor Coordinator {
         switch result {
         case .success(let report):
             commandLatency.written(batch.journalEnds, now: clock.now())
-            let messages = core.batchWritten(number, batch, report: report)
-            if !messages.isEmpty { feedContinuation.yield(messages) }
+            commandLogStart = report.commandLogStart
+            let commands = core.batchWritten(number, batch, report: report)
+            if !commands.isEmpty { feedContinuation.yield(commands) }
             for waiter in batchWaiters.removeValue(forKey: number) ?? [] { waiter.resume(returning: nil) }
             if !batch.commands.isEmpty {
+                recentCommands.append(contentsOf: batch.commands)
+                if recentCommands.count > Self.recentCommandCapacity {
+                    recentCommands.removeFirst(recentCommands.count - Self.recentCommandCapacity)
+                }
                 for reader in commandReaders { reader.continuation.resume() }
                 commandReaders.removeAll()
             }
@@ -153,7 +164,12 @@ actor Coordinator {
     }
 
     func syncTick() {
-        disk.syncIfDue { error in Task { await self.fail(error.description) } }
+        disk.syncIfDue({ error in Task { await self.fail(error.description) } },
+                       onRemoved: { removed, segments in Task { await self.journalSegmentsRemoved(removed, left: segments) } })
+    }
+
+    private func journalSegmentsRemoved(_ removed: Int, left: Int) {
+        core.journalSegmentsRemoved(removed, left: left)
     }
 
     func countRejectedRequest(_ reason: String) {
@@ -238,7 +254,17 @@ actor Coordinator {
         guard offset < end else {
             return CommandsReply(commands: [], next: offset, start: 0, end: end)
         }
-        let (records, start) = try await disk.readCommands(from: offset, limit: min(limit, Int(clamping: end - offset)))
+        let count = min(limit, Int(clamping: end - offset))
+        let records: [CommandRecord]
+        let start: UInt64
+        if let first = recentCommands.first?.offset, offset >= first {
+            // The tail: from memory. (The log keeps its older segments, so `start` is the disk's.)
+            let from = Int(offset - first)
+            records = Array(recentCommands[from..<min(recentCommands.count, from + count)])
+            start = commandLogStart
+        } else {
+            (records, start) = try await disk.readCommands(from: offset, limit: count)
+        }
         let entries = records.map {
             CommandsReply.Entry(offset: $0.offset, sensor: $0.sensor, action: $0.action.rawValue, heater: $0.action.name, partition: $0.partition, inputOffset: $0.inputOffset)
         }

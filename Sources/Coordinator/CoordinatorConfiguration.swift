@@ -1,4 +1,5 @@
 public import Storage
+public import Wire
 
 /// Everything a coordinator is started with. Defaults are the documented ones.
 public struct CoordinatorConfiguration: Sendable {
@@ -9,6 +10,8 @@ public struct CoordinatorConfiguration: Sendable {
     public var publishURL = "tcp://127.0.0.1:7601"
     public var clusterURL = "tcp://127.0.0.1:7602"
     public var adminURL = "tcp://127.0.0.1:7603"
+    /// How commands go out on the PUB socket: a message each, or batches.
+    public var feedFormat = FeedFormat.text
     /// A worker silent for longer is declared dead.
     public var heartbeatTimeout: Duration = .milliseconds(800)
     /// How long a worker's poll is held when there is no work: the heartbeat period.

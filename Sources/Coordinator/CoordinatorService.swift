@@ -97,11 +97,19 @@ public struct CoordinatorService: Service {
                         await Self.serve(context) { message in await Self.handleAdmin(message.bytes, coordinator, sockets, probe) }
                     }
                 }
+                let feedFormat = configuration.feedFormat
                 group.addTask {
                     // PUB never waits (it queues or drops per subscriber), so a group commit's
-                    // messages go out in one pass without an await per message.
-                    for await messages in coordinator.feed {
-                        for message in messages { try? sockets.publish.trySend(message) }
+                    // messages go out in one pass without an await per message. The text feed
+                    // costs a message per command: it is not even encoded while no one listens.
+                    for await commands in coordinator.feed {
+                        switch feedFormat {
+                        case .text:
+                            guard sockets.publish.connectionStats.open > 0 else { continue }
+                            for command in commands { try? sockets.publish.trySend(command.encodeFeedMessage()) }
+                        case .binary:
+                            for message in FeedBatch.encode(commands) { try? sockets.publish.trySend(message) }
+                        }
                     }
                 }
                 let pipeEvents = sockets.clusterPipeEvents
@@ -194,7 +202,6 @@ public struct CoordinatorService: Service {
     static func handleAdmin(_ bytes: [UInt8], _ coordinator: Coordinator, _ sockets: Sockets, _ probe: CoordinatorProbe) async -> [UInt8] {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
-        let reply: Data
         do {
             let request: AdminRequest
             do {
@@ -203,41 +210,49 @@ public struct CoordinatorService: Service {
                 Refusals.badFrame(socket: "admin")
                 throw error
             }
-            reply = try await handleAdmin(request, coordinator, sockets, probe, encoder)
+            return try await handleAdmin(request, coordinator, sockets, probe, encoder)
         } catch let error as AdminError {
-            reply = (try? encoder.encode(error)) ?? Data()
+            return [UInt8]((try? encoder.encode(error)) ?? Data())
         } catch {
-            reply = (try? encoder.encode(AdminError(error: "bad admin request: \(error)"))) ?? Data()
+            return [UInt8]((try? encoder.encode(AdminError(error: "bad admin request: \(error)"))) ?? Data())
         }
-        return [UInt8](reply)
     }
 
-    static func handleAdmin(_ request: AdminRequest, _ coordinator: Coordinator, _ sockets: Sockets, _ probe: CoordinatorProbe, _ encoder: JSONEncoder) async throws -> Data {
+    static func handleAdmin(_ request: AdminRequest, _ coordinator: Coordinator, _ sockets: Sockets, _ probe: CoordinatorProbe, _ encoder: JSONEncoder) async throws -> [UInt8] {
         switch request.command {
         case "status":
             var report = await coordinator.status()
             report.connections = sockets.statusConnections
-            return try encoder.encode(report)
+            return [UInt8](try encoder.encode(report))
         case "drain":
             guard let worker = request.worker else { throw AdminError(error: "drain needs a worker") }
-            return try encoder.encode(AdminOK(ok: try await coordinator.drain(worker, force: request.force ?? false)))
+            return [UInt8](try encoder.encode(AdminOK(ok: try await coordinator.drain(worker, force: request.force ?? false))))
         case "commands":
-            let limit = request.limit ?? 10_000
-            guard (1...10_000).contains(limit) else { throw AdminError(error: "limit must be between 1 and 10000") }
+            let binary: Bool
+            switch request.format ?? "json" {
+            case "json": binary = false
+            case "binary": binary = true
+            case let other: throw AdminError(error: "format must be json or binary, not '\(other)'")
+            }
+            let maximum = binary ? CommandsReply.maximumBinaryLimit : CommandsReply.maximumJSONLimit
+            let limit = request.limit ?? maximum
+            guard (1...maximum).contains(limit) else { throw AdminError(error: "limit must be between 1 and \(maximum)") }
             let wait = request.waitMilliseconds ?? 0
             guard (0...30_000).contains(wait) else { throw AdminError(error: "wait_ms must be between 0 and 30000") }
+            let page: CommandsReply
             do {
-                return try encoder.encode(await coordinator.readCommands(from: request.from ?? 0, limit: limit, wait: .milliseconds(wait)))
+                page = try await coordinator.readCommands(from: request.from ?? 0, limit: limit, wait: .milliseconds(wait))
             } catch {
                 throw AdminError(error: "command log: \(error)", code: .storageFailure)
             }
+            return binary ? page.encodeBinary() : page.encodeJSON()
         case "observe":
             guard let control = request.control else { throw AdminError(error: "observe needs a control report") }
             guard control.samples.count <= ControlReport.maximumSamples else {
                 throw AdminError(error: "a control report carries at most \(ControlReport.maximumSamples) samples", code: .tooLarge)
             }
             probe.record(control)
-            return try encoder.encode(AdminOK(ok: "observed"))
+            return [UInt8](try encoder.encode(AdminOK(ok: "observed")))
         default:
             throw AdminError(error: "unknown admin command '\(request.command)' (known: status, drain, commands, observe)", code: .unknownCommand)
         }

@@ -24,6 +24,8 @@ public struct WriteReport: Sendable {
     public var synced = false
     public var removedSegments = 0
     public var journalSegments = 0
+    /// The oldest offset the command log keeps after the write.
+    public var commandLogStart: UInt64 = 0
 
     public init(synced: Bool = false, removedSegments: Int = 0, journalSegments: Int = 0) {
         self.synced = synced

@@ -1,4 +1,5 @@
 public import Cluster
+import Control
 import Storage
 public import Wire
 
@@ -40,20 +41,8 @@ extension CoordinatorCore {
                 "too many producers: the table of idempotent producers is full (\(producers.count) producers, \(producers.bytes) bytes), and none has been silent long enough to be forgotten; retry later",
                 code: .tooManyProducers).encode())
         }
-        // Runs of consecutive offsets per partition, in first-touched order.
-        var runIndex: [Int: Int] = [:]
-        var runs: [JournalRecord.Run] = []
-        for item in request.items {
-            let partition = partitioner.partition(of: item.sensor)
-            if let index = runIndex[partition] {
-                runs[index].items.append(item)
-            } else {
-                runIndex[partition] = runs.count
-                runs.append(JournalRecord.Run(partition: UInt32(partition), firstOffset: logs[partition].head, items: [item]))
-            }
-        }
-        let record = JournalRecord.Request(producer: request.producer, seq: request.seq ?? 0, reply: kept, runs: runs)
-        let size = JournalRecord.items(record).payloadSize
+        let record = journalRecord(request, reply: kept)
+        let size = JournalRecord.itemsPayloadSize(producer: record.producer, reply: kept.count, runs: record.spans.count, itemBytes: record.itemBytes)
         guard size <= JournalRecord.maximumPayload else {
             counters.rejectedRequests += 1
             // The journal's reader would take a longer record for corruption (RecordFraming).
@@ -63,10 +52,10 @@ extension CoordinatorCore {
         }
         // Nothing refuses it from here on.
         pending.journal.append(record)
-        for run in runs {
-            let partition = Int(run.partition)
-            for item in run.items { logs[partition].append(item) }
-            pending.journalEnds[run.partition] = logs[partition].head
+        record.forEachRun { span, items in
+            let partition = Int(span.partition)
+            logs[partition].append(contentsOf: items)
+            pending.journalEnds[span.partition] = logs[partition].head
         }
         buffered += request.items.count
         counters.accepted += UInt64(request.items.count)
@@ -78,6 +67,53 @@ extension CoordinatorCore {
             pending.producerUpdates.append(.init(producer: producer, seq: seq, reply: kept))
         }
         return .reply(encoded, afterBatch: batchNumber)
+    }
+
+    /// The request's items grouped into runs of consecutive offsets per partition, in
+    /// first-touched order, each run starting at its partition's head: two passes over the
+    /// items and one array, whatever the number of partitions (no array per run).
+    mutating func journalRecord(_ request: IngestRequest, reply: [UInt8]) -> JournalRecord.Request {
+        typealias Span = JournalRecord.Request.Span
+        let items = request.items
+        var spans: [Span] = []
+        var itemBytes = 0
+        // Per item, its run; `runScratch` maps a partition to its run while this runs (-1: none).
+        var runOf = [Int32](repeating: 0, count: items.count)
+        runScratch.withUnsafeMutableBufferPointer { runOfPartition in
+            for (index, item) in items.enumerated() {
+                let partition = partitioner.partition(of: item.sensor)
+                var run = runOfPartition[partition]
+                if run < 0 {
+                    run = Int32(spans.count)
+                    runOfPartition[partition] = run
+                    spans.append(Span(partition: UInt32(partition), firstOffset: logs[partition].head, count: 0))
+                }
+                spans[Int(run)].count += 1
+                runOf[index] = run
+                itemBytes += ItemCodec.size(of: item)
+            }
+            for span in spans { runOfPartition[Int(span.partition)] = -1 }
+        }
+        let grouped: [Item]
+        if spans.count <= 1 {
+            grouped = items
+        } else {
+            var next = [Int](repeating: 0, count: spans.count)
+            var start = 0
+            for (run, span) in spans.enumerated() {
+                next[run] = start
+                start += span.count
+            }
+            grouped = [Item](unsafeUninitializedCapacity: items.count) { buffer, initialized in
+                for (index, item) in items.enumerated() {
+                    let run = Int(runOf[index])
+                    (buffer.baseAddress! + next[run]).initialize(to: item)
+                    next[run] += 1
+                }
+                initialized = items.count
+            }
+        }
+        return JournalRecord.Request(producer: request.producer, seq: request.seq ?? 0, reply: reply, items: grouped, spans: spans, itemBytes: itemBytes)
     }
 
     // MARK: - Group commit
@@ -94,13 +130,20 @@ extension CoordinatorCore {
         return (number, batch)
     }
 
+    /// The disk removed journal segments outside a group commit (after a checkpoint write).
+    public mutating func journalSegmentsRemoved(_ removed: Int, left: Int) {
+        counters.journalSegmentsRemoved += UInt64(removed)
+        counters.journalSegments = UInt64(left)
+    }
+
     /// Whether batch `number` is on disk.
     public func isWritten(_ number: UInt64) -> Bool { number <= written }
 
     /// A batch is on disk: its items may go to workers (owners are woken), and its commands to
-    /// the feed (returned, one message each, in order); the shell then answers the requests
-    /// that waited for it.
-    public mutating func batchWritten(_ number: UInt64, _ batch: CommitBatch, report: WriteReport) -> [[UInt8]] {
+    /// the feed (returned, in order; the shell encodes them in the feed's format); the shell
+    /// then answers the requests that waited for it.
+    @discardableResult
+    public mutating func batchWritten(_ number: UInt64, _ batch: CommitBatch, report: WriteReport) -> [CommandEvent] {
         writing = false
         written = number
         counters.journalSegments = UInt64(report.journalSegments)
@@ -118,7 +161,6 @@ extension CoordinatorCore {
         if let last = batch.commands.last { writtenCommandEnd = last.offset + 1 }
         return batch.commands.map {
             CommandEvent(sensor: $0.sensor, action: $0.action, partition: Int($0.partition), inputOffset: $0.inputOffset, commandOffset: $0.offset)
-                .encodeFeedMessage()
         }
     }
 }

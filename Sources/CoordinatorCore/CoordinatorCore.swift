@@ -47,6 +47,8 @@ public struct CoordinatorCore: Sendable {
     var pauses = PauseRecorder()
     public internal(set) var running = true
     var actions: [CoordinatorAction] = []
+    /// Scratch for grouping a request's items by partition: -1 for every partition between uses.
+    var runScratch: [Int32]
 
     // Group commit.
     var pending = CommitBatch()
@@ -69,6 +71,7 @@ public struct CoordinatorCore: Sendable {
         precondition(stored.logs.count == settings.partitionCount, "stored state of another partition count")
         self.settings = settings
         partitioner = Partitioner(count: settings.partitionCount)
+        runScratch = Array(repeating: -1, count: settings.partitionCount)
         logs = stored.logs
         checkpoints = stored.checkpoints
         checkpointTimes = Array(repeating: nil, count: settings.partitionCount)

@@ -26,6 +26,7 @@ public struct PartitionLog: Sendable {
     public var lag: UInt64 { head - processed }
 
     public mutating func append(_ item: Item) { items.append(item) }
+    public mutating func append(contentsOf run: ArraySlice<Item>) { items.append(contentsOf: run) }
 
     /// Durable items from `offset` on, at most `limit` of them.
     public func items(from offset: UInt64, limit: Int) -> [Item] {

@@ -25,11 +25,11 @@ public struct StoredState: Sendable {
 
     /// Applies one journal record: items below a partition's head are covered already.
     public mutating func replay(_ request: JournalRecord.Request) {
-        for run in request.runs {
-            let partition = Int(run.partition)
-            guard partition < logs.count else { continue }
-            var offset = run.firstOffset
-            for item in run.items {
+        request.forEachRun { span, items in
+            let partition = Int(span.partition)
+            guard partition < logs.count else { return }
+            var offset = span.firstOffset
+            for item in items {
                 defer { offset += 1 }
                 if offset < logs[partition].head { continue }
                 if offset > logs[partition].head {

@@ -147,12 +147,14 @@ public struct Bench: Sendable {
             }
             let now = shared.now()
             shared.feedMessages.add(1, ordering: .relaxed)
-            guard let event = try? CommandEvent.decodeFeedMessage(bytes) else { continue }
-            if event.sensor == sentinel { shared.sentinelCommands.add(1, ordering: .relaxed) }
+            guard let events = try? FeedBatch.events(in: bytes) else { continue }
+            for event in events where event.sensor == sentinel { shared.sentinelCommands.add(1, ordering: .relaxed) }
             shared.tracker.withLock { tracker in
-                tracker.observe(offset: event.commandOffset)
-                if (1...UInt64(sensors)).contains(event.sensor) {
-                    tracker.command(sensor: Int(event.sensor), action: event.action, at: now)
+                for event in events {
+                    tracker.observe(offset: event.commandOffset)
+                    if (1...UInt64(sensors)).contains(event.sensor) {
+                        tracker.command(sensor: Int(event.sensor), action: event.action, at: now)
+                    }
                 }
             }
         }
@@ -178,7 +180,9 @@ public struct Bench: Sendable {
             } else if now - progress > stallNanoseconds {
                 return nil
             }
-            try await Task.sleep(for: .milliseconds(2))
+            // A status report with thousands of partitions costs the coordinator a millisecond
+            // or more to encode: polling faster would load what is measured.
+            try await Task.sleep(for: .milliseconds(10))
         }
     }
 }

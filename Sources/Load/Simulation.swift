@@ -81,10 +81,12 @@ public struct Simulation: Sendable {
         let commands = Atomic<Int>(0)
         let listener = Task {
             while !Task.isCancelled {
-                guard let event = try? await feed.nextEvent() else { continue }
-                fleet.withLock { $0.follow(sensor: event.sensor, action: event.action) }
-                commands.add(1, ordering: .relaxed)
-                Self.commandsSeen.increment()
+                guard let events = try? await feed.nextEvents() else { continue }
+                fleet.withLock { fleet in
+                    for event in events { fleet.follow(sensor: event.sensor, action: event.action) }
+                }
+                commands.add(events.count, ordering: .relaxed)
+                Self.commandsSeen.increment(by: events.count)
             }
         }
         defer { listener.cancel() }

@@ -101,7 +101,7 @@ public final class CommandLog {
         w.write(record.partition)
         w.write(record.action.rawValue)
         w.write(UInt8(0)); w.write(UInt8(0)); w.write(UInt8(0))
-        w.write(CRC32C.checksum(w.bytes[start...]))
+        w.write(w.checksum(from: start))
     }
 
     static func decode(_ bytes: [UInt8], at position: Int) -> CommandRecord? {
@@ -138,7 +138,7 @@ public final class CommandLog {
                 precondition(record.offset == end + UInt64(writer.count / Self.recordSize), "command offsets must continue the log")
                 Self.encode(record, into: &writer)
             }
-            try active!.append(writer.bytes)
+            try active!.append(writer.finish())
             end += UInt64(chunk.count)
             index += chunk.count
         }

@@ -156,6 +156,15 @@ enum FileSystem {
         guard Glibc.rename(from, to) == 0 else { throw .posix("rename", from) }
     }
 
+    /// Makes everything written to the file system holding `path` durable (`syncfs`): one call
+    /// for many files written together.
+    static func syncFileSystem(of path: String) throws(StorageError) {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw .posix("open", path) }
+        defer { close(fd) }
+        guard linuxSyncfs(fd) == 0 else { throw .posix("syncfs", path) }
+    }
+
     /// Makes a directory's entries (creations, renames, removals) durable.
     static func syncDirectory(_ path: String) {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
@@ -183,3 +192,7 @@ enum FileSystem {
         if sync { syncDirectory(String(path[..<(path.lastIndex(of: "/") ?? path.endIndex)])) }
     }
 }
+
+/// glibc's `syncfs(2)`, which Swift's Glibc module leaves out (it is declared under `_GNU_SOURCE`).
+@_silgen_name("syncfs")
+private func linuxSyncfs(_ fd: Int32) -> Int32

@@ -93,8 +93,8 @@ public final class IngestJournal {
                     if let producer = request.producer {
                         recovery.producers.record(producer: producer, seq: request.seq, reply: request.reply)
                     }
-                    for run in request.runs {
-                        segment.ends[run.partition] = max(segment.ends[run.partition] ?? 0, run.firstOffset + UInt64(run.items.count))
+                    for span in request.spans {
+                        segment.ends[span.partition] = max(segment.ends[span.partition] ?? 0, span.firstOffset + UInt64(span.count))
                     }
                     visit(request)
                 }
@@ -154,7 +154,7 @@ public final class IngestJournal {
         try active?.sync()
         let number = (segments.last?.number ?? 0) + 1
         let file = try File(path: path(number), create: true)
-        try file.append(writer.bytes)
+        try file.append(writer.finish())
         FileSystem.syncDirectory(directory)
         segments.append(Segment(number: number))
         active = file

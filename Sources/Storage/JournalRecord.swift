@@ -11,17 +11,64 @@ public enum JournalRecord: Sendable, Equatable {
     case items(Request)
     case producers([ProducerSnapshot])
 
+    /// An accepted request as it is journaled. Its items are held flat, run after run (one
+    /// array, not one per run: with thousands of partitions a request has thousands of runs).
     public struct Request: Sendable, Equatable {
         public var producer: String?
         public var seq: UInt64
         public var reply: [UInt8]
-        public var runs: [Run]
+        /// Every run's items, run after run.
+        public private(set) var items: [Item]
+        /// The runs in order; each one's items are the next `count` of ``items``.
+        public private(set) var spans: [Span]
+        /// What ``items`` take on disk.
+        public private(set) var itemBytes: Int
 
-        public init(producer: String?, seq: UInt64, reply: [UInt8], runs: [Run]) {
+        /// A run without its items: partition, first offset, how many.
+        public struct Span: Sendable, Equatable {
+            public var partition: UInt32
+            public var firstOffset: UInt64
+            public var count: Int
+
+            public init(partition: UInt32, firstOffset: UInt64, count: Int) {
+                self.partition = partition
+                self.firstOffset = firstOffset
+                self.count = count
+            }
+        }
+
+        /// `items` grouped into `spans` (their counts add up to `items.count`).
+        public init(producer: String?, seq: UInt64, reply: [UInt8], items: [Item], spans: [Span], itemBytes: Int? = nil) {
+            precondition(spans.reduce(0) { $0 + $1.count } == items.count, "spans must cover the items")
             self.producer = producer
             self.seq = seq
             self.reply = reply
-            self.runs = runs
+            self.items = items
+            self.spans = spans
+            self.itemBytes = itemBytes ?? items.reduce(0) { $0 + ItemCodec.size(of: $1) }
+        }
+
+        public init(producer: String?, seq: UInt64, reply: [UInt8], runs: [Run]) {
+            self.init(producer: producer, seq: seq, reply: reply, items: runs.flatMap(\.items),
+                      spans: runs.map { Span(partition: $0.partition, firstOffset: $0.firstOffset, count: $0.items.count) })
+        }
+
+        /// The runs with their items (a copy of each run's items).
+        public var runs: [Run] {
+            var start = 0
+            return spans.map { span in
+                defer { start += span.count }
+                return Run(partition: span.partition, firstOffset: span.firstOffset, items: Array(items[start..<(start + span.count)]))
+            }
+        }
+
+        /// Calls `body` with each run's span and its items, in order, without copying them.
+        public func forEachRun(_ body: (Span, ArraySlice<Item>) throws -> Void) rethrows {
+            var start = 0
+            for span in spans {
+                try body(span, items[start..<(start + span.count)])
+                start += span.count
+            }
         }
     }
 
@@ -64,15 +111,15 @@ public enum JournalRecord: Sendable, Equatable {
     public var payloadSize: Int {
         switch self {
         case .items(let request):
-            var size = 1 + 2 + min(request.producer?.utf8.count ?? 0, Int(UInt16.max)) + 8 + 4 + request.reply.count + 4
-            for run in request.runs {
-                size += 4 + 8 + 4
-                for item in run.items { size += ItemCodec.size(of: item) }
-            }
-            return size
+            return Self.itemsPayloadSize(producer: request.producer, reply: request.reply.count, runs: request.spans.count, itemBytes: request.itemBytes)
         case .producers(let producers):
             return producers.reduce(1 + 4) { $0 + $1.encodedSize }
         }
+    }
+
+    /// The payload size of an items record, from its parts: envelope, runs and item bytes.
+    public static func itemsPayloadSize(producer: String?, reply: Int, runs: Int, itemBytes: Int) -> Int {
+        1 + 2 + min(producer?.utf8.count ?? 0, Int(UInt16.max)) + 8 + 4 + reply + 4 + runs * (4 + 8 + 4) + itemBytes
     }
 
     /// Writes this record, framed, onto `writer`; refuses (writing nothing) a record whose
@@ -85,12 +132,12 @@ public enum JournalRecord: Sendable, Equatable {
                 w.write(string: request.producer ?? "")
                 w.write(request.seq)
                 w.write(blob: request.reply)
-                w.write(UInt32(request.runs.count))
-                for run in request.runs {
-                    w.write(run.partition)
-                    w.write(run.firstOffset)
-                    w.write(UInt32(run.items.count))
-                    for item in run.items { ItemCodec.write(item, into: &w) }
+                w.write(UInt32(request.spans.count))
+                request.forEachRun { span, items in
+                    w.write(span.partition)
+                    w.write(span.firstOffset)
+                    w.write(UInt32(span.count))
+                    for item in items { ItemCodec.write(item, into: &w) }
                 }
             case .producers(let producers):
                 w.write(Self.producersKind)
@@ -114,18 +161,20 @@ public enum JournalRecord: Sendable, Equatable {
             let seq: UInt64 = try r.read()
             let reply = try r.readBlob(limit: range.count)
             let runCount = try r.readCount(minimumElementSize: 16)
-            var runs: [Run] = []
-            runs.reserveCapacity(runCount)
+            var spans: [Request.Span] = []
+            spans.reserveCapacity(runCount)
+            var items: [Item] = []
+            let itemsStart = r.position
             for _ in 0..<runCount {
                 let partition: UInt32 = try r.read()
                 let firstOffset: UInt64 = try r.read()
                 let count = try r.readCount(minimumElementSize: ItemCodec.readingSize)
-                var items: [Item] = []
-                items.reserveCapacity(count)
+                items.reserveCapacity(items.count + count)
                 for _ in 0..<count { items.append(try ItemCodec.read(&r)) }
-                runs.append(Run(partition: partition, firstOffset: firstOffset, items: items))
+                spans.append(Request.Span(partition: partition, firstOffset: firstOffset, count: count))
             }
-            return .items(Request(producer: producer.isEmpty ? nil : producer, seq: seq, reply: reply, runs: runs))
+            let itemBytes = r.position - itemsStart - runCount * 16
+            return .items(Request(producer: producer.isEmpty ? nil : producer, seq: seq, reply: reply, items: items, spans: spans, itemBytes: itemBytes))
         case producersKind:
             let count = try r.readCount(minimumElementSize: 14)
             var entries: [ProducerSnapshot] = []

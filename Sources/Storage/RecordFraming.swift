@@ -15,13 +15,13 @@ enum RecordFraming {
         guard length <= maximumPayload else {
             throw StorageError("a record of \(length) bytes exceeds the limit of \(maximumPayload) bytes per record; not written")
         }
-        let start = writer.bytes.count
+        let start = writer.count
         writer.write(UInt32(0))
         writer.write(UInt32(0))
         build(&writer)
-        let written = writer.bytes.count - start - headerSize
+        let written = writer.count - start - headerSize
         assert(written == length, "record length \(written) differs from the computed \(length)")
-        let checksum = CRC32C.checksum(writer.bytes[(start + headerSize)...])
+        let checksum = writer.checksum(from: start + headerSize)
         writer.patch(UInt32(written), at: start)
         writer.patch(checksum, at: start + 4)
     }

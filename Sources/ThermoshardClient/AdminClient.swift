@@ -48,14 +48,25 @@ public struct AdminClient: Sendable {
 
     /// Up to `limit` commands of the durable command log from offset `from`; with `wait`, the
     /// coordinator holds the request up to that long until one comes (a long poll).
-    public func commands(from: UInt64, limit: Int = 10_000, wait: Duration = .zero) async throws -> CommandsReply {
+    /// Pages travel in the binary encoding (``CommandsReply/decodeBinary(_:)``): up to 100,000
+    /// commands a page, decoded without a JSON parser.
+    public func commands(from: UInt64, limit: Int = CommandsReply.maximumBinaryLimit, wait: Duration = .zero) async throws -> CommandsReply {
         let milliseconds = Int(wait.components.seconds * 1000 + wait.components.attoseconds / 1_000_000_000_000_000)
-        return try await call(AdminRequest(command: "commands", from: from, limit: limit, waitMilliseconds: milliseconds))
+        let reply = try await raw(AdminRequest(command: "commands", from: from, limit: limit, waitMilliseconds: milliseconds, format: "binary"))
+        guard CommandsReply.isBinary(reply) else {
+            if let error = try? JSONDecoder().decode(AdminError.self, from: Data(reply)) { throw ClientError(error.error, code: error.code) }
+            throw ClientError("the coordinator's commands reply is neither an error nor a binary page (is it older than this client?)")
+        }
+        do {
+            return try CommandsReply.decodeBinary(reply)
+        } catch {
+            throw ClientError("bad commands page from the coordinator: \(error)")
+        }
     }
 
     /// The command log from `from` on, page by page (a long poll per page); with `follow`,
     /// without end, else until the end of the log as it was.
-    public func commandPages(from: UInt64, follow: Bool, limit: Int = 10_000) -> CommandPages {
+    public func commandPages(from: UInt64, follow: Bool, limit: Int = CommandsReply.maximumBinaryLimit) -> CommandPages {
         CommandPages(client: self, next: from, follow: follow, limit: limit)
     }
 }

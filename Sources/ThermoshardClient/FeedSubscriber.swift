@@ -3,39 +3,48 @@ public import NNG
 public import Wire
 
 /// A subscription to the coordinator's live command feed (PUB/SUB: best effort, a slow
-/// subscriber loses messages; the admin command log is the record that loses nothing). Each
-/// message is the sensor ID in decimal, a space, and the command's JSON (docs/protocol.md).
+/// subscriber loses messages; the admin command log is the record that loses nothing). The
+/// coordinator's `--feed` says the format (docs/protocol.md): `text`, a message per command
+/// (the sensor ID in decimal, a space, the command's JSON), or `binary`, batches of commands
+/// (``FeedBatch``). ``nextEvents()`` reads either.
 ///
 /// ```swift
 /// let feed = try await FeedSubscriber(Endpoint(url: "tcp://127.0.0.1:7601", flag: "--publish"))
-/// while let event = try await feed.nextEvent() { print(event.sensor, event.action) }
+/// while true { for event in try await feed.nextEvents() { print(event.sensor, event.action) } }
 /// ```
 public final class FeedSubscriber: Sendable {
     private let socket: Socket
+    /// The one sensor subscribed to, if any: binary batches carry every sensor and are filtered here.
+    public let sensor: SensorID?
 
     /// Subscribes to every sensor's commands, or only `sensor`'s, and waits for the connection
     /// (``Endpoint/connect(_:)``). `receiveBuffer` sets how many messages nng queues for a
     /// reader that falls behind.
     public init(_ endpoint: Endpoint, sensor: SensorID? = nil, receiveBuffer: Int? = nil) async throws(ClientError) {
+        self.sensor = sensor
         socket = try await endpoint.connected(.sub) { socket throws(NNGError) in
             if let receiveBuffer { try socket.setReceiveBuffer(receiveBuffer) }
-            try socket.subscribe(to: sensor.map { Array("\($0) ".utf8) } ?? [])
+            if let sensor {
+                // The sensor's text messages, and every binary batch (filtered on receipt).
+                try socket.subscribe(to: CommandEvent.subscriptionPrefix(for: sensor))
+                try socket.subscribe(to: FeedBatch.magic)
+            } else {
+                try socket.subscribe(to: [])
+            }
         }
+    }
+
+    /// The commands of the next message, text or binary (only the subscribed sensor's); empty
+    /// for a message that does not decode or holds none of it.
+    public func nextEvents() async throws(NNGError) -> [CommandEvent] {
+        let events = (try? FeedBatch.events(in: try await next())) ?? []
+        guard let sensor else { return events }
+        return events.filter { $0.sensor == sensor }
     }
 
     /// The next message as it came.
     public func next() async throws(NNGError) -> [UInt8] {
         try await socket.receive().bytes
-    }
-
-    /// The next message's JSON (without the sensor prefix); nil for a message without one.
-    public func nextJSON() async throws(NNGError) -> ArraySlice<UInt8>? {
-        Self.json(of: try await next())
-    }
-
-    /// The next message decoded; nil for one that does not decode.
-    public func nextEvent() async throws(NNGError) -> CommandEvent? {
-        try? CommandEvent.decodeFeedMessage(try await next())
     }
 
     /// The next message, waiting on the calling thread: for a reader on a dedicated thread
@@ -47,9 +56,4 @@ public final class FeedSubscriber: Sendable {
 
     /// Closes the subscription, off the cooperative pool; a blocked ``nextBlocking()`` returns.
     public func close() async { await socket.close() }
-
-    /// A feed message's JSON: what follows the first space.
-    public static func json(of message: [UInt8]) -> ArraySlice<UInt8>? {
-        message.firstIndex(of: UInt8(ascii: " ")).map { message[($0 + 1)...] }
-    }
 }

@@ -12,19 +12,21 @@ public struct AdminRequest: Sendable, Codable, Equatable {
     public var force: Bool?
     /// `commands`: the first command log offset wanted (default 0).
     public var from: UInt64?
-    /// `commands`: at most this many (default and maximum 10,000).
+    /// `commands`: at most this many (default and maximum 10,000; binary: up to 100,000).
     public var limit: Int?
     /// `commands`: if none is there yet, wait up to this long for one (default 0, max 30,000).
     public var waitMilliseconds: Int?
     /// `observe`: what a simulator sees.
     public var control: ControlReport?
+    /// `commands`: `json` (default) or `binary` (``CommandsReply/encodeBinary()``).
+    public var format: String?
 
     enum CodingKeys: String, CodingKey {
-        case command, worker, force, from, limit, control
+        case command, worker, force, from, limit, control, format
         case waitMilliseconds = "wait_ms"
     }
 
-    public init(command: String, worker: String? = nil, force: Bool? = nil, from: UInt64? = nil, limit: Int? = nil, waitMilliseconds: Int? = nil, control: ControlReport? = nil) {
+    public init(command: String, worker: String? = nil, force: Bool? = nil, from: UInt64? = nil, limit: Int? = nil, waitMilliseconds: Int? = nil, control: ControlReport? = nil, format: String? = nil) {
         self.command = command
         self.control = control
         self.worker = worker
@@ -32,6 +34,7 @@ public struct AdminRequest: Sendable, Codable, Equatable {
         self.from = from
         self.limit = limit
         self.waitMilliseconds = waitMilliseconds
+        self.format = format
     }
 }
 

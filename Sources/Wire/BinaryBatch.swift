@@ -165,6 +165,6 @@ public struct BinaryBatchEncoder: Sendable {
     public func finish() -> [UInt8] {
         var writer = writer
         writer.patch(UInt32(count), at: countOffset)
-        return writer.bytes
+        return writer.finish()
     }
 }

@@ -1,48 +1,99 @@
 /// Little-endian byte writing and reading for the binary formats (ingest batches, cluster
-/// frames, checkpoints). Appends into one growing array; reads without copying.
+/// frames, checkpoints, the journal and the command log). Reads without copying.
+///
+/// The writer stores each value straight into spare room of its buffer (grown by doubling),
+/// without a bounds-checked append per byte: it encodes every item and command on the data
+/// path, where `Array.append(contentsOf:)` per field was the coordinator's largest cost in
+/// user space. ``finish()`` hands the buffer over without a copy.
 public struct ByteWriter: Sendable {
-    public private(set) var bytes: [UInt8]
+    /// `storage[0..<count]` is written; the rest is zero-filled room.
+    private var storage: [UInt8]
+    public private(set) var count: Int
 
     public init(capacity: Int = 256) {
-        bytes = []
-        bytes.reserveCapacity(capacity)
+        storage = [UInt8](repeating: 0, count: Swift.max(capacity, 16))
+        count = 0
     }
 
-    public mutating func write(_ value: UInt8) { bytes.append(value) }
+    /// The bytes written (a copy, unless the capacity was exactly what was written).
+    public var bytes: [UInt8] {
+        count == storage.count ? storage : Array(storage[..<count])
+    }
+
+    /// The bytes written, without a copy.
+    public consuming func finish() -> [UInt8] {
+        storage.removeLast(storage.count - count)
+        return storage
+    }
+
+    /// Calls `body` with the bytes written so far.
+    public func withUnsafeBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        try storage.withUnsafeBytes { try body(UnsafeRawBufferPointer(rebasing: $0[..<count])) }
+    }
+
+    /// The CRC-32C of the bytes from `start` to the end.
+    public func checksum(from start: Int) -> UInt32 {
+        withUnsafeBytes { CRC32C.checksum(UnsafeRawBufferPointer(rebasing: $0[start...])) }
+    }
+
+    @inline(__always)
+    private mutating func reserve(_ extra: Int) {
+        if count + extra > storage.count { grow(extra) }
+    }
+
+    @inline(never)
+    private mutating func grow(_ extra: Int) {
+        let size = Swift.max(storage.count * 2, count + extra)
+        storage.append(contentsOf: repeatElement(0, count: size - storage.count))
+    }
+
+    public mutating func write(_ value: UInt8) { writeLE(value) }
     public mutating func write(_ value: UInt16) { writeLE(value) }
     public mutating func write(_ value: UInt32) { writeLE(value) }
     public mutating func write(_ value: UInt64) { writeLE(value) }
     public mutating func write(_ value: Double) { writeLE(value.bitPattern) }
-    public mutating func write(_ value: Bool) { bytes.append(value ? 1 : 0) }
+    public mutating func write(_ value: Bool) { writeLE(UInt8(value ? 1 : 0)) }
 
-
+    @inline(__always)
     public mutating func writeLE<T: FixedWidthInteger>(_ value: T) {
-        withUnsafeBytes(of: value.littleEndian) { bytes.append(contentsOf: $0) }
+        let size = MemoryLayout<T>.size
+        reserve(size)
+        let at = count
+        storage.withUnsafeMutableBytes { $0.storeBytes(of: value.littleEndian, toByteOffset: at, as: T.self) }
+        count = at + size
     }
 
-    public mutating func write(bytes other: some Sequence<UInt8>) { bytes.append(contentsOf: other) }
+    public mutating func write(bytes other: UnsafeRawBufferPointer) {
+        guard let base = other.baseAddress, !other.isEmpty else { return }
+        reserve(other.count)
+        let at = count
+        storage.withUnsafeMutableBytes { $0.baseAddress!.advanced(by: at).copyMemory(from: base, byteCount: other.count) }
+        count = at + other.count
+    }
+
+    public mutating func write(bytes other: some Sequence<UInt8>) {
+        let done: Void? = other.withContiguousStorageIfAvailable { write(bytes: UnsafeRawBufferPointer($0)) }
+        if done == nil { for byte in other { write(byte) } }
+    }
 
     /// A string as a 16-bit length and its UTF-8 bytes (truncated to 65535 bytes).
     public mutating func write(string: String) {
         let utf8 = Array(string.utf8.prefix(Int(UInt16.max)))
         write(UInt16(utf8.count))
-        bytes.append(contentsOf: utf8)
+        write(bytes: utf8)
     }
 
     /// A byte blob as a 32-bit length and its bytes.
     public mutating func write(blob: [UInt8]) {
         write(UInt32(blob.count))
-        bytes.append(contentsOf: blob)
+        write(bytes: blob)
     }
 
     /// Overwrites a 32-bit value written earlier (for counts known only at the end).
     public mutating func patch(_ value: UInt32, at index: Int) {
-        withUnsafeBytes(of: value.littleEndian) { raw in
-            for i in 0..<4 { bytes[index + i] = raw[i] }
-        }
+        precondition(index >= 0 && index + 4 <= count, "patch outside what was written")
+        storage.withUnsafeMutableBytes { $0.storeBytes(of: value.littleEndian, toByteOffset: index, as: UInt32.self) }
     }
-
-    public var count: Int { bytes.count }
 }
 
 /// Why bytes could not be read.

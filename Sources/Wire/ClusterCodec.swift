@@ -51,7 +51,7 @@ extension ClusterRequest {
             w.write(string: worker)
             w.write(incarnation)
         }
-        return w.bytes
+        return w.finish()
     }
 
     public static func decode(_ bytes: [UInt8]) throws(FrameError) -> ClusterRequest {
@@ -133,7 +133,7 @@ extension ClusterReply {
             w.header(.refused)
             w.write(string: reason)
         }
-        return w.bytes
+        return w.finish()
     }
 
     public static func decode(_ bytes: [UInt8]) throws(FrameError) -> ClusterReply {

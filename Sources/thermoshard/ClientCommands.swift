@@ -289,9 +289,10 @@ struct WatchCommand: AsyncParsableCommand {
         do {
             var seen = 0
             while count.map({ seen < $0 }) ?? true {
-                guard let json = try await feed.nextJSON() else { continue }
-                FileHandle.standardOutput.write(Data(json + [0x0A]))
-                seen += 1
+                for event in try await feed.nextEvents() where count.map({ seen < $0 }) ?? true {
+                    FileHandle.standardOutput.write(Data(event.encodeJSONLine() + [0x0A]))
+                    seen += 1
+                }
             }
         } catch {
             await feed.close()

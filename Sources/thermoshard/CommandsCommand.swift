@@ -34,8 +34,6 @@ struct CommandsCommand: AsyncParsableCommand {
     func validate() throws { try Address.validate(admin, flag: "--admin") }
 
     func run() async throws {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
         let admin = AdminClient(Endpoint(url: admin, flag: "--admin", connectTimeout: connectTimeout))
         let out = FileHandle.standardOutput
         var expected = from
@@ -43,15 +41,16 @@ struct CommandsCommand: AsyncParsableCommand {
             if expected < page.start {
                 FileHandle.standardError.write(Data("note: commands \(expected)..<\(page.start) are no longer kept; starting at \(page.start)\n".utf8))
             }
-            var text = ""
+            var text: [UInt8] = []
+            text.reserveCapacity(page.commands.count * 112)
             for command in page.commands {
                 if json {
-                    text += String(decoding: try encoder.encode(command), as: UTF8.self) + "\n"
+                    command.appendJSONLine(to: &text)
                 } else {
-                    text += "\(command.offset) sensor \(command.sensor) heater \(command.heater) (input \(command.partition):\(command.inputOffset))\n"
+                    text += "\(command.offset) sensor \(command.sensor) heater \(command.heater) (input \(command.partition):\(command.inputOffset))\n".utf8
                 }
             }
-            out.write(Data(text.utf8))
+            out.write(Data(text))
             expected = page.next
         }
     }

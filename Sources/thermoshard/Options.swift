@@ -2,6 +2,7 @@ import ArgumentParser
 import Logging
 import Observability
 import Storage
+import Wire
 
 /// Options every long-running process shares.
 struct LoggingOptions: ParsableArguments {
@@ -56,6 +57,12 @@ struct DurationArgument: ExpressibleByArgument, Sendable {
         let ms = duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000
         return ms % 1000 == 0 ? "\(ms / 1000)s" : "\(ms)ms"
     }
+}
+
+/// `--feed text|binary`.
+enum FeedArgument: String, ExpressibleByArgument, CaseIterable {
+    case text, binary
+    var format: FeedFormat { FeedFormat(rawValue: rawValue)! }
 }
 
 /// `--fsync always|interval|never`.

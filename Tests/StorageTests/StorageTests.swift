@@ -178,6 +178,25 @@ struct CheckpointStoreTests {
         #expect(notes.isEmpty)
     }
 
+    @Test func writesAGroupTogether() throws {
+        let dir = TemporaryDirectory()
+        let store = try CheckpointStore(directory: dir.path, partitionCount: 3)
+        let group = (0..<3).map { p in
+            PartitionSnapshot(partition: UInt32(p), epoch: 2, nextOffset: UInt64(10 + p),
+                              state: CheckpointCodec.encode(PartitionState(partition: p, nextOffset: UInt64(10 + p))))
+        }
+        try store.write(group, sync: true)
+        try store.write(group.map { PartitionSnapshot(partition: $0.partition, epoch: 2, nextOffset: $0.nextOffset + 5,
+                                                      state: CheckpointCodec.encode(PartitionState(partition: Int($0.partition), nextOffset: $0.nextOffset + 5))) },
+                        sync: true)
+        let reopened = try CheckpointStore(directory: dir.path, partitionCount: 3)
+        for p in 0..<3 {
+            #expect(reopened.load(partition: p).0?.nextOffset == UInt64(15 + p))
+            #expect(reopened.retainFrom(partition: p) == UInt64(10 + p))
+        }
+        #expect(!(try FileManager.default.contentsOfDirectory(atPath: dir.path)).contains { $0.hasSuffix(".tmp") })
+    }
+
     @Test func damagedNewestFallsBackToTheOlder() throws {
         let dir = TemporaryDirectory()
         let store = try CheckpointStore(directory: dir.path, partitionCount: 2)

@@ -87,17 +87,18 @@ struct ClientSocketTests {
     }
 
     @Test func commandPagesEndAtTheLogsEndUnlessFollowing() async throws {
-        let entry = CommandsReply.Entry(offset: 0, sensor: 17, action: 1, heater: "on", partition: 3, inputOffset: 9)
+        let entry = CommandsReply.Entry(offset: 1, sensor: 17, action: 1, heater: "off", partition: 3, inputOffset: 9)
         let coordinator = try ScriptedCoordinator(replies: [
-            try JSONEncoder().encode(CommandsReply(commands: [entry], next: 2, start: 1, end: 3)),
-            try JSONEncoder().encode(CommandsReply(commands: [], next: 3, start: 1, end: 3)),
-        ].map { [UInt8]($0) })
+            CommandsReply(commands: [entry], next: 2, start: 1, end: 3).encodeBinary(),
+            CommandsReply(commands: [], next: 3, start: 1, end: 3).encodeBinary(),
+        ])
         var pages: [CommandsReply] = []
         for try await page in AdminClient(coordinator.endpoint()).commandPages(from: 0, follow: false) { pages.append(page) }
         await coordinator.stop()
         #expect(pages.map(\.next) == [2, 3])
+        #expect(pages.first?.commands == [entry])
         let asked = try coordinator.received.map { try JSONDecoder().decode(AdminRequest.self, from: Data($0)) }
-        #expect(asked.map(\.from) == [0, 2] && asked.allSatisfy { $0.waitMilliseconds == 0 && $0.command == "commands" })
+        #expect(asked.map(\.from) == [0, 2] && asked.allSatisfy { $0.waitMilliseconds == 0 && $0.command == "commands" && $0.format == "binary" })
     }
 
     @Test func noListenerAndNoAnswerAreNamedErrors() async throws {

@@ -1,0 +1,98 @@
+import Control
+
+/// How the coordinator publishes heater commands on its PUB socket (`--feed`).
+public enum FeedFormat: String, Sendable, CaseIterable {
+    /// One message per command, `"17 {json}"` (``CommandEvent/encodeFeedMessage()``): a
+    /// subscriber can subscribe to one sensor's prefix. nng sends each message with a system
+    /// call of its own, so this feed carries up to about 150,000 commands a second.
+    case text
+    /// Many commands per message (``FeedBatch``): no per-sensor subscription, but millions of
+    /// commands a second to a subscriber.
+    case binary
+}
+
+/// The binary command feed (`--feed binary`, docs/protocol.md): each PUB message carries up to
+/// ``maximumRecords`` commands in command-log order. Little-endian:
+///
+/// | field   | size | value |
+/// |---------|------|-------|
+/// | magic   | 3    | `0xFE 'T' 'F'` |
+/// | version | 1    | `1` |
+/// | count   | 4    | u32 number of records |
+/// | records | 29 each | command offset u64, sensor u64, partition u32, input offset u64, action u8 |
+///
+/// A text feed message starts with a decimal digit, a binary one with `0xFE`, so a subscriber
+/// can tell them apart (``isBatch(_:)``).
+public enum FeedBatch {
+    public static let magic: [UInt8] = [0xFE, UInt8(ascii: "T"), UInt8(ascii: "F")]
+    public static let version: UInt8 = 1
+    public static let headerSize = 8
+    public static let recordSize = 29
+    /// About 58 KiB a message: large enough that the per-message cost of nng and the kernel
+    /// vanishes, small enough to stay under common receive buffers.
+    public static let maximumRecords = 2048
+
+    /// The messages for `events`, in order, each with at most ``maximumRecords``.
+    public static func encode(_ events: some Collection<CommandEvent>) -> [[UInt8]] {
+        var messages: [[UInt8]] = []
+        var iterator = events.makeIterator()
+        var remaining = events.count
+        while remaining > 0 {
+            let count = min(remaining, maximumRecords)
+            remaining -= count
+            var w = ByteWriter(capacity: headerSize + count * recordSize)
+            w.write(bytes: magic)
+            w.write(version)
+            w.write(UInt32(count))
+            for _ in 0..<count {
+                guard let event = iterator.next() else { break }
+                w.write(event.commandOffset ?? UInt64.max)
+                w.write(event.sensor)
+                w.write(UInt32(truncatingIfNeeded: event.partition))
+                w.write(event.inputOffset)
+                w.write(event.action.rawValue)
+            }
+            messages.append(w.finish())
+        }
+        return messages
+    }
+
+    /// Whether a feed message is a binary batch (else it is a text message).
+    public static func isBatch(_ bytes: [UInt8]) -> Bool {
+        bytes.count >= 3 && bytes[0] == magic[0] && bytes[1] == magic[1] && bytes[2] == magic[2]
+    }
+
+    /// The commands of a binary feed message, or a precise error.
+    public static func decode(_ bytes: [UInt8]) throws(DecodeError) -> [CommandEvent] {
+        guard isBatch(bytes) else { throw DecodeError("not a binary feed message (bad magic)") }
+        var r = ByteReader(bytes, position: 3)
+        let version = try r.read(UInt8.self)
+        guard version == Self.version else {
+            throw DecodeError("unsupported binary feed version \(version) (this build reads \(Self.version))")
+        }
+        let count = Int(try r.read(UInt32.self))
+        guard r.remaining == count * recordSize else {
+            throw DecodeError("binary feed message of \(bytes.count) bytes does not hold \(count) records")
+        }
+        var events: [CommandEvent] = []
+        events.reserveCapacity(count)
+        for _ in 0..<count {
+            let offset = try r.read(UInt64.self)
+            let sensor = try r.read(UInt64.self)
+            let partition = try r.read(UInt32.self)
+            let input = try r.read(UInt64.self)
+            let raw = try r.read(UInt8.self)
+            guard let action = HeaterAction(rawValue: raw) else {
+                throw DecodeError("binary feed record with action \(raw) (0 on, 1 off)")
+            }
+            events.append(CommandEvent(sensor: sensor, action: action, partition: Int(partition), inputOffset: input,
+                                       commandOffset: offset == UInt64.max ? nil : offset))
+        }
+        return events
+    }
+
+    /// The commands of any feed message, text or binary.
+    public static func events(in message: [UInt8]) throws(DecodeError) -> [CommandEvent] {
+        isBatch(message) ? try decode(message) : [try CommandEvent.decodeFeedMessage(message)]
+    }
+}
