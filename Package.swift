@@ -93,7 +93,7 @@ let package = Package(
         // `thermoshard simulate`, driving the cluster through ThermoshardClient.
         .target(
             name: "Load",
-            dependencies: ["Control", "Wire", "ThermoshardClient", .product(name: "Histogram", package: "hdrhistogram-swift")],
+            dependencies: ["Control", "Wire", "NNG", "ThermoshardClient", .product(name: "Histogram", package: "hdrhistogram-swift")],
             swiftSettings: strict
         ),
 
@@ -101,7 +101,7 @@ let package = Package(
         .executableTarget(
             name: "thermoshard",
             dependencies: [
-                "Control", "Wire", "NNG", "Storage", "Coordinator", "Worker", "ThermoshardClient", "Load",
+                "Control", "Wire", "NNG", "Storage", "CoordinatorCore", "Coordinator", "Worker", "ThermoshardClient", "Load",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -2,6 +2,7 @@ import Foundation
 public import Logging
 import NNG
 public import ServiceLifecycle
+import CoordinatorCore
 import Storage
 import Wire
 
@@ -61,10 +62,11 @@ public struct CoordinatorService: Service {
         await withGracefulShutdownHandler {
             await withTaskGroup(of: Void.self) { group in
                 let ingestLimit = configuration.maxRequestBytes
+                let producers = configuration.producers
                 for context in sockets.contexts(sockets.ingest, Self.ingestContexts) {
                     group.addTask {
                         await Self.serve(context, sockets.ingestInFlight) { message in
-                            await Self.handleIngest(message.bytes, coordinator, limit: ingestLimit)
+                            await Self.handleIngest(message.bytes, coordinator, limit: ingestLimit, producers: producers)
                         }
                     }
                 }
@@ -86,9 +88,10 @@ public struct CoordinatorService: Service {
                 }
                 // Quick calls and long polls share the admin socket: long polls are bounded by
                 // the coordinator (Coordinator.maximumWaitingReaders), so contexts stay free.
+                let operators = configuration.adminCredentials
                 for context in sockets.contexts(sockets.admin, Self.adminContexts) {
                     group.addTask {
-                        await Self.serve(context) { message in await Self.handleAdmin(message.bytes, coordinator, sockets) }
+                        await Self.serve(context) { message in await Self.handleAdmin(message.bytes, coordinator, sockets, operators) }
                     }
                 }
                 group.addTask {
@@ -163,27 +166,32 @@ public struct CoordinatorService: Service {
         }
     }
 
-    static func handleIngest(_ bytes: [UInt8], _ coordinator: Coordinator, limit: Int) async -> [UInt8] {
+    static func handleIngest(_ bytes: [UInt8], _ coordinator: Coordinator, limit: Int, producers: ProducerCredentials? = nil) async -> [UInt8] {
         if bytes.count > limit {
             let reason = "request of \(bytes.count) bytes exceeds the limit of \(limit) bytes; split it"
             await coordinator.countRejectedRequest(reason)
             return IngestReply.refused(reason, code: .tooLarge).encode()
         }
-        switch IngestDecoder.decode(bytes) {
+        switch ProducerCredentials.decode(bytes, credentials: producers) {
         case .success(let request):
             return await coordinator.ingest(request)
         case .failure(let error):
+            if error.code == .unauthorized { await coordinator.countUnauthorized(error.description, admin: false) }
             await coordinator.countRejectedRequest(error.description)
             return IngestReply.refused(error.description, code: error.code).encode()
         }
     }
 
-    static func handleAdmin(_ bytes: [UInt8], _ coordinator: Coordinator, _ sockets: Sockets) async -> [UInt8] {
+    static func handleAdmin(_ bytes: [UInt8], _ coordinator: Coordinator, _ sockets: Sockets, _ operators: AdminCredentials? = nil) async -> [UInt8] {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         let reply: Data
         do {
             let request = try JSONDecoder().decode(AdminRequest.self, from: Data(bytes))
+            if let operators, let reason = operators.refusal(command: request.command, token: request.token) {
+                await coordinator.countUnauthorized(reason, admin: true)
+                throw AdminError(error: reason, code: .unauthorized)
+            }
             reply = try await handleAdmin(request, coordinator, sockets, encoder)
         } catch let error as AdminError {
             reply = (try? encoder.encode(error)) ?? Data()

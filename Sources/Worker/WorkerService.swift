@@ -1,6 +1,6 @@
 import Foundation
 public import Logging
-import NNG
+public import NNG
 import Resilience
 public import ServiceLifecycle
 import Synchronization
@@ -13,6 +13,11 @@ public struct WorkerConfiguration: Sendable {
     public var requestTimeout: Duration = .seconds(3)
     /// How long a graceful leave may take before the worker gives up and exits.
     public var leaveTimeout: Duration = .seconds(5)
+    /// TLS for a `tls+tcp://` coordinator address (``TLSConfiguration/load()``ed): the worker's
+    /// certificate and key (the coordinator requires them) and the CA of the coordinator's.
+    public var tls: TLSConfiguration?
+    /// The join token (`--token-file`), sent in the hello.
+    public var joinToken: String?
 
     public init(id: String) {
         self.id = id
@@ -45,10 +50,10 @@ public struct WorkerService: Service {
     public func run() async throws {
         let socket = try Socket(.req)
         try socket.setReconnect(minimum: .milliseconds(20), maximum: .milliseconds(200))
-        try socket.setReceiveMaxSize(ClusterProtocol.maximumFrameSize)
+        try socket.setReceiveMaxSize(ClusterProtocol.maximumReplySize)
         try socket.setRequestResendTime(.seconds(3600))
         do {
-            try socket.dial(configuration.coordinatorURL)
+            try socket.dial(configuration.coordinatorURL, tls: configuration.tls)
         } catch {
             await socket.close()
             throw Failure.refused("cannot dial \(configuration.coordinatorURL): \(error)")
@@ -137,7 +142,10 @@ public struct WorkerService: Service {
             } catch .canceled {
                 throw CancellationError()
             } catch {
-                errors.log("cluster request to \(configuration.coordinatorURL) failed: \(error)", to: logger)
+                // A TLS handshake that fails makes no connection and says nothing: say what to check.
+                let hint = socket.connectionStats.open == 0 && TLSConfiguration.isTLS(configuration.coordinatorURL)
+                    ? " (no TLS connection: check that the coordinator's CA signed this worker's --tls-cert and that --tls-ca signed the coordinator's)" : ""
+                errors.log("cluster request to \(configuration.coordinatorURL) failed: \(error)\(hint)", to: logger)
             }
             try await Task.sleep(for: backoff.next())
         }
@@ -147,6 +155,7 @@ public struct WorkerService: Service {
     /// and logs.
     private func session(_ socket: Socket, _ lifecycle: Lifecycle) async throws {
         var session = WorkerSession(id: configuration.id)
+        session.joinToken = configuration.joinToken
         var errors = RateLimitedLog(interval: .seconds(10))
         var notes = RateLimitedLog(interval: .seconds(10))
         while true {

@@ -17,19 +17,22 @@ struct SimulateCommand: AsyncParsableCommand {
     @Flag(help: "Print one JSON line of statistics per second instead of text.") var json = false
     @Option(help: DurationArgument.connectTimeoutHelp)
     var connectTimeout = DurationArgument.defaultConnectTimeout
+    @OptionGroup var security: ClientSecurityOptions
 
     func validate() throws {
         guard sensors > 0 else { throw ValidationError("--sensors must be positive") }
         guard rate > 0, rate.isFinite else { throw ValidationError("--rate must be positive") }
         guard speed > 0, speed.isFinite else { throw ValidationError("--speed must be positive") }
         try Address.validate([("--ingest", ingest), ("--publish", publish)])
+        _ = try security.endpoint(url: ingest, flag: "--ingest", connectTimeout: connectTimeout)
+        _ = try security.endpoint(url: publish, flag: "--publish", connectTimeout: connectTimeout)
     }
 
     func run() async throws {
         try await Simulation(SimulationPlan(
             sensors: sensors, rate: rate, speed: speed, duration: duration, seed: seed,
-            ingest: Endpoint(url: ingest, flag: "--ingest", connectTimeout: connectTimeout),
-            publish: Endpoint(url: publish, flag: "--publish", connectTimeout: connectTimeout), json: json
+            ingest: try security.endpoint(url: ingest, flag: "--ingest", connectTimeout: connectTimeout),
+            publish: try security.endpoint(url: publish, flag: "--publish", connectTimeout: connectTimeout), json: json
         )).run()
     }
 }
