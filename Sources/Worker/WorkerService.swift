@@ -136,19 +136,22 @@ public struct WorkerService: Service {
                     errors.log("the reply from \(configuration.coordinatorURL) is not a cluster protocol reply (\(error)): is --coordinator the coordinator's cluster address (default port 7602)?", level: .error, to: logger)
                 }
             } catch .timedOut {
-                errors.log("no answer from the coordinator at \(configuration.coordinatorURL) within \(configuration.requestTimeout); asking again", to: logger)
+                errors.log("no answer from the coordinator at \(configuration.coordinatorURL) within \(configuration.requestTimeout)\(tlsHint(socket)); asking again", to: logger)
             } catch .closed {
                 throw CancellationError()
             } catch .canceled {
                 throw CancellationError()
             } catch {
-                // A TLS handshake that fails makes no connection and says nothing: say what to check.
-                let hint = socket.connectionStats.open == 0 && TLSConfiguration.isTLS(configuration.coordinatorURL)
-                    ? " (no TLS connection: check that the coordinator's CA signed this worker's --tls-cert and that --tls-ca signed the coordinator's)" : ""
-                errors.log("cluster request to \(configuration.coordinatorURL) failed: \(error)\(hint)", to: logger)
+                errors.log("cluster request to \(configuration.coordinatorURL) failed: \(error)\(tlsHint(socket))", to: logger)
             }
             try await Task.sleep(for: backoff.next())
         }
+    }
+
+    /// A failed TLS handshake makes no connection and nng says nothing about it: what to check.
+    private func tlsHint(_ socket: Socket) -> String {
+        guard socket.connectionStats.open == 0, TLSConfiguration.isTLS(configuration.coordinatorURL) else { return "" }
+        return " (no TLS connection: the coordinator refuses a --tls-cert its --tls-ca did not sign, and this worker a coordinator certificate that its --tls-ca did not sign or that does not name the host dialled)"
     }
 
     /// Drives a ``WorkerSession``: every decision is the session's; this only exchanges, sleeps

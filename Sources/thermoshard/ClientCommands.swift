@@ -88,6 +88,9 @@ enum StatusTable {
         let c = status.counters
         lines.append("partitions \(status.partitionCount)  workers \(status.workers.count)  accepted \(c.accepted)  processed \(c.processed)  commands \(c.commands)  rejected \(c.rejected)+\(c.rejectedRequests) requests  dropped(no setting) \(c.droppedNoSetting)")
         lines.append("workers lost \(c.workersLost)  fenced \(c.fenced)  partition moves \(c.partitionMoves)  checkpoints \(c.checkpoints)")
+        if c.hellosUnauthorized + c.otherConnectionRequests + c.resultsRefused + c.ingestUnauthorized + c.adminUnauthorized > 0 {
+            lines.append("refused: hellos unauthorized \(c.hellosUnauthorized)  other-connection requests \(c.otherConnectionRequests)  results refused (workers fenced) \(c.resultsRefused)  ingest unauthorized \(c.ingestUnauthorized)  admin unauthorized \(c.adminUnauthorized)")
+        }
         lines.append("")
         lines.append(pad("WORKER", 24) + pad("PARTS", 7) + pad("STATE", 9) + pad("HEARD", 11) + "PARTITIONS")
         for worker in status.workers {
