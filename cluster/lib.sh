@@ -12,16 +12,19 @@ admin="tcp://$host:$((base_port + 3))"
 # The cluster port uses mutual TLS unless THERMOSHARD_TLS=0: a throwaway CA and certificates
 # in $run/certs (cluster/certs, made on first use), the coordinator's naming $host.
 tls="${THERMOSHARD_TLS:-1}"
-certs="$run/certs"
-if [ "$tls" = 0 ]; then
-  cluster_url="tcp://$host:$((base_port + 2))"
-  coordinator_tls=()
-  worker_tls=()
-else
-  cluster_url="tls+tcp://$host:$((base_port + 2))"
-  coordinator_tls=(--tls-cert "$certs/coordinator.pem" --tls-key "$certs/coordinator.key" --tls-ca "$certs/ca.pem")
-  worker_tls=(--tls-cert "$certs/worker.pem" --tls-key "$certs/worker.key" --tls-ca "$certs/ca.pem")
-fi
+use_run_certs() {  # the cluster address and the TLS flags for $run's certificates (again after run changes)
+  certs="$run/certs"
+  if [ "$tls" = 0 ]; then
+    cluster_url="tcp://$host:$((base_port + 2))"
+    coordinator_tls=()
+    worker_tls=()
+  else
+    cluster_url="tls+tcp://$host:$((base_port + 2))"
+    coordinator_tls=(--tls-cert "$certs/coordinator.pem" --tls-key "$certs/coordinator.key" --tls-ca "$certs/ca.pem")
+    worker_tls=(--tls-cert "$certs/worker.pem" --tls-key "$certs/worker.key" --tls-ca "$certs/ca.pem")
+  fi
+}
+use_run_certs
 mkdir -p "$run/pids" "$run/logs"
 
 ensure_certs() {  # the run directory's certificates, made once (THERMOSHARD_TLS=0: none)
