@@ -130,7 +130,7 @@ let package = Package(
         .target(
             name: "Load",
             dependencies: [
-                "Control", "Wire", "ThermoshardClient", "Observability",
+                "Control", "Wire", "NNG", "ThermoshardClient", "Observability",
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
                 .product(name: "Metrics", package: "swift-metrics"),
             ],
@@ -141,7 +141,7 @@ let package = Package(
         .executableTarget(
             name: "thermoshard",
             dependencies: [
-                "Control", "Wire", "NNG", "Storage", "Coordinator", "Worker", "ThermoshardClient", "Load",
+                "Control", "Wire", "NNG", "Storage", "CoordinatorCore", "Coordinator", "Worker", "ThermoshardClient", "Load",
                 "Observability", "ObservabilityHTTP",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Metrics", package: "swift-metrics"),

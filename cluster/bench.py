@@ -4,7 +4,7 @@ coordinator and two workers, --fsync interval, checkpoints every second), drives
 `thermoshard bench`, and records the figures. Writes the results as JSON and regenerates
 docs/benchmarks.md from them (the median of --runs runs for each figure).
 
-    cluster/bench [--runs 3] [--quick] [--out run/bench.json] [--no-docs]
+    cluster/bench [--runs 3] [--quick] [--out run/bench.json] [--no-docs] [--tls-cost]
 
 Scenarios: max throughput (binary, JSON), latency at fixed rates, worker memory per sensor at
 1M and 10M sensors, failover of a worker holding 1M sensors, checkpoint overhead, and the
@@ -36,7 +36,7 @@ def rss_kib(pid):
 
 def bench(cluster, *args, timeout=600):
     out = subprocess.run([BIN, "bench", "--ingest", cluster.ingest_url, "--publish", cluster.publish_url,
-                          "--admin", cluster.admin_url, "--json", *map(str, args)],
+                          "--admin", cluster.admin_url, "--json", *getattr(cluster, "client_args", []), *map(str, args)],
                          capture_output=True, text=True, timeout=timeout)
     if out.returncode != 0:
         raise RuntimeError(f"bench {' '.join(map(str, args))} failed: {out.stderr[-2000:]}")
@@ -46,8 +46,18 @@ def bench(cluster, *args, timeout=600):
 class Run:
     """A fresh cluster for one measurement."""
 
-    def __init__(self, root, name, partitions=64, workers=2, checkpoint="1s", fsync="interval"):
-        self.cluster = Cluster(Path(root) / name, partitions=partitions, checkpoint=checkpoint, heartbeat="800ms")
+    def __init__(self, root, name, partitions=64, workers=2, checkpoint="1s", fsync="interval", tls=None):
+        """`tls`: None (plain TCP), "cluster" (mutual TLS on the cluster port, as cluster/up runs
+        it) or "data" (also ingest and the feed over TLS; the bench then dials them with the
+        client certificate)."""
+        certs = tls_certs(root) if tls else None
+        self.cluster = Cluster(Path(root) / name, partitions=partitions, checkpoint=checkpoint, heartbeat="800ms", tls=certs)
+        if tls == "data":
+            for kind in ("ingest", "publish"):
+                self.cluster.listen[kind] = self.cluster.listen[kind].replace("tcp://", "tls+tcp://", 1)
+            self.cluster.ingest_url = self.cluster.ingest_url.replace("tcp://", "tls+tcp://", 1)
+            self.cluster.publish_url = self.cluster.publish_url.replace("tcp://", "tls+tcp://", 1)
+            self.cluster.client_args = ["--tls-cert", str(certs / "client.pem"), "--tls-key", str(certs / "client.key"), "--tls-ca", str(certs / "ca.pem")]
         self.cluster.start_coordinator("--fsync", fsync, "--max-buffered", "20000000")
         self.names = self.cluster.start_workers(workers)
 
@@ -58,15 +68,23 @@ class Run:
         self.cluster.stop()
 
 
+def tls_certs(root):
+    """A throwaway CA and certificates for the TLS runs (cluster/certs), made once per root."""
+    certs = Path(root) / "certs"
+    if not (certs / "client.pem").exists():
+        subprocess.run([str(HERE / "certs"), str(certs)], check=True, capture_output=True)
+    return certs
+
+
 def median_of(runs, key):
     values = [r[key] for r in runs if r.get(key) is not None]
     return statistics.median(values) if values else None
 
 
-def throughput(root, fmt, runs, seconds, sensors=100_000, batch=None, partitions=64, checkpoint="1s"):
+def throughput(root, fmt, runs, seconds, sensors=100_000, batch=None, partitions=64, checkpoint="1s", tls=None):
     results = []
     for i in range(runs):
-        with Run(root, f"tp-{fmt}-{partitions}-{checkpoint}-{i}", partitions=partitions, checkpoint=checkpoint) as cluster:
+        with Run(root, f"tp-{fmt}-{partitions}-{checkpoint}-{tls}-{i}", partitions=partitions, checkpoint=checkpoint, tls=tls) as cluster:
             args = ["--format", fmt, "--sensors", sensors, "--duration", seconds, "--connections", 2]
             if batch:
                 args += ["--batch", batch]
@@ -79,10 +97,10 @@ def throughput(root, fmt, runs, seconds, sensors=100_000, batch=None, partitions
     }
 
 
-def latency(root, rate, runs, seconds, sensors=100_000):
+def latency(root, rate, runs, seconds, sensors=100_000, tls=None):
     results = []
     for i in range(runs):
-        with Run(root, f"lat-{rate}-{i}") as cluster:
+        with Run(root, f"lat-{rate}-{tls}-{i}", tls=tls) as cluster:
             results.append(bench(cluster, "--format", "binary", "--sensors", sensors, "--rate", rate, "--duration", seconds))
     keys = ["p50", "p90", "p99", "p99_9", "max"]
     return {
@@ -147,10 +165,23 @@ def main():
     parser.add_argument("--quick", action="store_true", help="one run each, short, 1M sensors only (a smoke run)")
     parser.add_argument("--out", default=str(REPO / "run" / "bench.json"))
     parser.add_argument("--no-docs", action="store_true", help="do not rewrite docs/benchmarks.md")
+    parser.add_argument("--tls-cost", action="store_true",
+                        help="only the cost of TLS: throughput and latency at 10k/s, plain, TLS on the cluster port, TLS on the data path (JSON to --out; docs untouched)")
     args = parser.parse_args()
     runs, seconds = (1, 2) if args.quick else (args.runs, args.seconds)
     root = tempfile.mkdtemp(prefix="thermoshard-bench-")
     results = {"machine": machine(), "date": time.strftime("%Y-%m-%d"), "runs": runs}
+    if args.tls_cost:
+        for tls in (None, "cluster", "data"):
+            name = tls or "plain"
+            print(f"== {name}", flush=True)
+            results[f"throughput_binary_{name}"] = throughput(root, "binary", runs, seconds, batch=10000, tls=tls)
+            results[f"latency_10k_{name}"] = latency(root, 10_000, runs, seconds, tls=tls)
+            print(f"   {json.dumps(results[f'throughput_binary_{name}'])[:300]}\n   {json.dumps(results[f'latency_10k_{name}'])[:300]}", flush=True)
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(json.dumps(results, indent=2))
+        print(f"results: {args.out}")
+        return
 
     def step(name, fn, *a, **k):
         print(f"== {name}", flush=True)

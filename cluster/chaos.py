@@ -133,11 +133,12 @@ def heads_now(cluster):
 
 
 def run(directory, seed=1, duration=20.0, sensors=2000, workers=3, batch=200, rate=20000, partitions=16,
-        events=None, log=print):
-    """Runs chaos for about `duration` seconds and returns the verdict (a dict)."""
+        events=None, log=print, tls=None):
+    """Runs chaos for about `duration` seconds and returns the verdict (a dict). `tls`: a
+    directory from cluster/certs, for a cluster port with mutual TLS."""
     rng = random.Random(seed)
-    log(f"chaos: seed {seed}, {sensors} sensors, {workers} workers, {partitions} partitions, {duration:.0f} s, dir {directory}")
-    cluster = Cluster(Path(directory), partitions=partitions, heartbeat="600ms", checkpoint="200ms")
+    log(f"chaos: seed {seed}, {sensors} sensors, {workers} workers, {partitions} partitions, {duration:.0f} s, dir {directory}{', TLS' if tls else ''}")
+    cluster = Cluster(Path(directory), partitions=partitions, heartbeat="600ms", checkpoint="200ms", tls=tls)
     verdict = {"seed": seed}
     kinds = {"kill": "worker SIGKILL", "stop": "worker SIGSTOP", "coordinator": "coordinator SIGKILL", "term": "worker SIGTERM"}
     failovers = {kind: [] for kind in kinds.values()}

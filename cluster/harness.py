@@ -60,14 +60,39 @@ def reference_commands(items):
 class Cluster:
     """A coordinator and workers started from `BIN`, with logs and data under `directory`."""
 
-    def __init__(self, directory, partitions=16, heartbeat="800ms", checkpoint="200ms", listen_host="127.0.0.1"):
+    def __init__(self, directory, partitions=16, heartbeat="800ms", checkpoint="200ms", listen_host="127.0.0.1", tls=None, token=None,
+                 admin_tokens=None, producers=None):
+        """`tls`: a directory of certificates from cluster/certs: the cluster port is then
+        tls+tcp:// with mutual TLS (coordinator.pem for the coordinator, worker.pem for the
+        workers, ca.pem for both). `token`: a join token, given to the coordinator and every
+        worker as --token-file. `admin_tokens`: (read, write) for --admin-token-file (the
+        harness's own status and command-log calls send the read token). `producers`: the text
+        of a --producers-file."""
         self.dir = Path(directory)
         self.dir.mkdir(parents=True, exist_ok=True)
         self.data = self.dir / "data"
+        self.tls = Path(tls) if tls else None
+        self.token_file = None
+        if token is not None:
+            self.token_file = self.dir / "join.token"
+            self.token_file.write_text(token + "\n")
+        self.admin_token = None
+        self.extra_security = []
+        if admin_tokens is not None:
+            read, write = admin_tokens
+            self.admin_token = read
+            path = self.dir / "admin.tokens"
+            path.write_text(f"read {read}\nwrite {write}\n")
+            self.extra_security += ["--admin-token-file", str(path)]
+        if producers is not None:
+            path = self.dir / "producers"
+            path.write_text(producers)
+            self.extra_security += ["--producers-file", str(path)]
         base = free_port_block(5)
+        cluster_scheme = "tls+tcp" if self.tls else "tcp"
         self.ingest_url = f"tcp://127.0.0.1:{base}"
         self.publish_url = f"tcp://127.0.0.1:{base + 1}"
-        self.cluster_url = f"tcp://127.0.0.1:{base + 2}"
+        self.cluster_url = f"{cluster_scheme}://127.0.0.1:{base + 2}"
         self.admin_url = f"tcp://127.0.0.1:{base + 3}"
         self.ports = list(range(base, base + 4))
         # The coordinator's HTTP listener (/metrics, /healthz, /readyz, /api/status, the dashboard).
@@ -75,6 +100,7 @@ class Cluster:
         self.http_url = f"http://127.0.0.1:{self.http_port}"
         # Where the coordinator listens (0.0.0.0 to be reachable from other hosts or namespaces).
         self.listen = {kind: f"tcp://{listen_host}:{base + i}" for i, kind in enumerate(["ingest", "publish", "cluster", "admin"])}
+        self.listen["cluster"] = f"{cluster_scheme}://{listen_host}:{base + 2}"
         self.partitions = partitions
         self.heartbeat = heartbeat
         self.checkpoint = checkpoint
@@ -95,14 +121,27 @@ class Cluster:
             "--ingest", self.listen["ingest"], "--publish", self.listen["publish"],
             "--cluster", self.listen["cluster"], "--admin", self.listen["admin"],
             "--heartbeat-timeout", self.heartbeat, "--checkpoint-interval", self.checkpoint,
-            "--http", f"127.0.0.1:{self.http_port}", *extra)
+            "--http", f"127.0.0.1:{self.http_port}", *self.security_args("coordinator"), *extra)
         if wait:
             self.wait(lambda s: True, what="the coordinator answers")
         return self.coordinator
 
-    def start_worker(self, name, coordinator_url=None, prefix=(), extra=()):
-        """Starts a worker; `prefix` runs it through another command (`ip netns exec NS`)."""
-        process = self._spawn(name, "worker", "--coordinator", coordinator_url or self.cluster_url, "--id", name, *extra, prefix=prefix)
+    def security_args(self, role):
+        """The TLS and token flags of `role` ("coordinator" or "worker") in this cluster."""
+        args = []
+        if self.tls:
+            args += ["--tls-cert", str(self.tls / f"{role}.pem"), "--tls-key", str(self.tls / f"{role}.key"), "--tls-ca", str(self.tls / "ca.pem")]
+        if self.token_file:
+            args += ["--token-file", str(self.token_file)]
+        if role == "coordinator":
+            args += self.extra_security
+        return args
+
+    def start_worker(self, name, coordinator_url=None, prefix=(), security=None, extra=()):
+        """Starts a worker; `prefix` runs it through another command (`ip netns exec NS`);
+        `security` replaces the cluster's TLS and token flags (a worker with wrong credentials)."""
+        security = self.security_args("worker") if security is None else security
+        process = self._spawn(name, "worker", "--coordinator", coordinator_url or self.cluster_url, "--id", name, *security, *extra, prefix=prefix)
         self.workers[name] = process
         return process
 
@@ -150,8 +189,14 @@ class Cluster:
             req.send(payload)
             return req.recv()
 
+    def admin_request(self, request):
+        """An admin call (a dict) with the harness's admin token, if the cluster has one."""
+        if self.admin_token is not None:
+            request = {**request, "token": self.admin_token}
+        return json.loads(self.request(self.admin_url, json.dumps(request).encode()))
+
     def status(self):
-        return json.loads(self.request(self.admin_url, b'{"command":"status"}'))
+        return self.admin_request({"command": "status"})
 
     def http(self, path, port=None, timeout=5):
         """GET http://127.0.0.1:PORT/PATH (the coordinator's listener by default): (status, body)."""
@@ -186,7 +231,7 @@ class Cluster:
         """The durable command log from `start`, read through the admin protocol."""
         out, offset = [], start
         while True:
-            page = json.loads(self.request(self.admin_url, json.dumps({"command": "commands", "from": offset}).encode()))
+            page = self.admin_request({"command": "commands", "from": offset})
             assert "error" not in page, page
             out.extend(page["commands"])
             offset = page["next"]

@@ -8,11 +8,32 @@ base_port="${THERMOSHARD_BASE_PORT:-7600}"
 host="${THERMOSHARD_HOST:-127.0.0.1}"
 ingest="tcp://$host:$base_port"
 publish="tcp://$host:$((base_port + 1))"
-cluster_url="tcp://$host:$((base_port + 2))"
 admin="tcp://$host:$((base_port + 3))"
 # The coordinator's HTTP listener: /metrics, /healthz, /readyz, /api/status and the dashboard.
 http="$host:$((base_port + 4))"
+# The cluster port uses mutual TLS unless THERMOSHARD_TLS=0: a throwaway CA and certificates
+# in $run/certs (cluster/certs, made on first use), the coordinator's naming $host.
+tls="${THERMOSHARD_TLS:-1}"
+use_run_certs() {  # the cluster address and the TLS flags for $run's certificates (again after run changes)
+  certs="$run/certs"
+  if [ "$tls" = 0 ]; then
+    cluster_url="tcp://$host:$((base_port + 2))"
+    coordinator_tls=()
+    worker_tls=()
+  else
+    cluster_url="tls+tcp://$host:$((base_port + 2))"
+    coordinator_tls=(--tls-cert "$certs/coordinator.pem" --tls-key "$certs/coordinator.key" --tls-ca "$certs/ca.pem")
+    worker_tls=(--tls-cert "$certs/worker.pem" --tls-key "$certs/worker.key" --tls-ca "$certs/ca.pem")
+  fi
+}
+use_run_certs
 mkdir -p "$run/pids" "$run/logs"
+
+ensure_certs() {  # the run directory's certificates, made once (THERMOSHARD_TLS=0: none)
+  [ "$tls" = 0 ] && return 0
+  [ -f "$certs/worker.pem" ] && [ -f "$certs/coordinator.pem" ] && return 0
+  "$repo/cluster/certs" "$certs" --san "$host" >/dev/null
+}
 
 build() {
   "$repo/cluster/setup"
@@ -32,13 +53,14 @@ start() {  # start NAME ARGS...: a background process with its pid and log in th
 
 start_coordinator() {
   alive coordinator && return 0
+  ensure_certs
   start coordinator coordinator --data "$run/data" --ingest "$ingest" --publish "$publish" \
-    --cluster "$cluster_url" --admin "$admin" --http "$http" "$@"
+    --cluster "$cluster_url" --admin "$admin" --http "$http" "${coordinator_tls[@]}" "$@"
   wait_until "the coordinator answers" "$bin" status --admin "$admin" --json
 }
 
 start_worker() {  # start_worker NAME
-  start "$1" worker --coordinator "$cluster_url" --id "$1"
+  start "$1" worker --coordinator "$cluster_url" --id "$1" "${worker_tls[@]}"
 }
 
 workers() { ls "$run/pids" 2>/dev/null | grep '^worker-' | sort -t- -k2 -n || true; }
@@ -157,7 +179,8 @@ start_detached() {  # start_detached NAME ARGS...: like `start`, in a session of
 }
 
 start_new_worker() {  # start_new_worker NAME
-  start_detached "$1" worker --coordinator "$cluster_url" --id "$1"
+  ensure_certs
+  start_detached "$1" worker --coordinator "$cluster_url" --id "$1" "${worker_tls[@]}"
 }
 
 port_busy() {  # port_busy PORT: something accepts connections on $host:PORT

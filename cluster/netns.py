@@ -9,7 +9,8 @@ get partitions back. At the end the command log must equal the reference control
     cluster/netns [--workers 3] [--cut-seconds 3] [--json]
 
 Needs root (ip netns). Namespaces are named ts<pid>-c and ts<pid>-w<i> and removed at the end,
-also on failure."""
+also on failure. The cluster port uses mutual TLS (certificates from cluster/certs); the
+coordinator's other ports stay on its namespace's loopback."""
 import argparse
 import json
 import os
@@ -71,7 +72,14 @@ def scenario(hosts, directory, cut_seconds=3.0, log=print):
     from chaos import Producer, wait_serving, heads_now
     from harness import Cluster, commands_by_sensor, reference_commands
 
-    cluster = Cluster(Path(directory), partitions=24, heartbeat="800ms", checkpoint="200ms", listen_host="0.0.0.0")
+    # The cluster port faces the other hosts: mutual TLS, with a throwaway CA whose coordinator
+    # certificate names each link's address. The other ports stay on the namespace's loopback.
+    certs = Path(directory) / "certs"
+    sans = [arg for i in range(1, len(hosts.workers) + 1) for arg in ("--san", f"10.77.{i}.1")]
+    sh(str(HERE / "certs"), str(certs), *sans)
+    cluster = Cluster(Path(directory), partitions=24, heartbeat="800ms", checkpoint="200ms", listen_host="0.0.0.0", tls=certs)
+    for kind in ("ingest", "publish", "admin"):
+        cluster.listen[kind] = cluster.listen[kind].replace("0.0.0.0", "127.0.0.1")
     port = cluster.ports[2]
     verdict = {}
     try:
@@ -80,7 +88,7 @@ def scenario(hosts, directory, cut_seconds=3.0, log=print):
         for i, ns in enumerate(hosts.workers, start=1):
             name = f"w{i}"
             names.append(name)
-            cluster.start_worker(name, coordinator_url=f"tcp://10.77.{i}.1:{port}", prefix=("ip", "netns", "exec", ns))
+            cluster.start_worker(name, coordinator_url=f"tls+tcp://10.77.{i}.1:{port}", prefix=("ip", "netns", "exec", ns))
         cluster.wait(lambda s: cluster.balanced(s, names), what="workers in their namespaces own every partition")
         log(f"{len(names)} workers in namespaces {', '.join(hosts.workers)} own every partition")
         producer = Producer(cluster, seed=5, sensors=5000, batch=200, rate=10000)

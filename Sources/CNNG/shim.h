@@ -9,5 +9,6 @@
 #include <nng/protocol/pair1/pair.h>
 #include <nng/protocol/pipeline0/push.h>
 #include <nng/protocol/pipeline0/pull.h>
+#include <nng/supplemental/tls/tls.h>
 
 #endif

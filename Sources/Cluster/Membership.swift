@@ -39,6 +39,8 @@ public struct Membership: Sendable {
         case heartbeatTimeout(silentFor: Nanoseconds)
         case replacedByNewIncarnation
         case left
+        /// Its results broke the protocol's rules (a forged or corrupt result): fenced.
+        case badResults
 
         public var description: String {
             switch self {
@@ -46,6 +48,7 @@ public struct Membership: Sendable {
             case .heartbeatTimeout(let silent): "no heartbeat for \(silent / 1_000_000) ms"
             case .replacedByNewIncarnation: "replaced by a new incarnation"
             case .left: "left"
+            case .badResults: "fenced for bad results"
             }
         }
     }

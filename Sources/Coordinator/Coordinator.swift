@@ -64,7 +64,8 @@ actor Coordinator {
             maxBufferedItems: configuration.maxBufferedItems,
             maxBatchItems: configuration.maxBatchItems,
             // Incarnations start above the wall clock, so no worker of an earlier run looks current.
-            firstIncarnation: WallClock.microsecondsSinceEpoch()
+            firstIncarnation: WallClock.microsecondsSinceEpoch(),
+            joinToken: configuration.joinToken.map { Array($0.utf8) }
         ), stored: recovered)
     }
 
@@ -170,6 +171,12 @@ actor Coordinator {
 
     private func journalSegmentsRemoved(_ removed: Int, left: Int) {
         core.journalSegmentsRemoved(removed, left: left)
+    }
+
+    /// An ingest or admin request refused for its credential.
+    func countUnauthorized(_ reason: String, admin: Bool) {
+        if admin { core.countAdminUnauthorized() } else { core.countIngestUnauthorized() }
+        limiter.log("refused \(admin ? "admin" : "ingest") request: \(reason)", key: admin ? "admin-unauthorized" : "ingest-unauthorized", to: logger)
     }
 
     func countRejectedRequest(_ reason: String) {

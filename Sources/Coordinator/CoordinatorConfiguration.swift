@@ -1,3 +1,5 @@
+public import CoordinatorCore
+public import NNG
 public import Storage
 public import Wire
 
@@ -41,6 +43,18 @@ public struct CoordinatorConfiguration: Sendable {
     /// A connection (ingest, cluster, admin) that sends nothing for this long is closed; nng
     /// clients reconnect by themselves.
     public var idleConnectionTimeout: Duration = .seconds(120)
+
+    /// TLS for every `tls+tcp://` address it listens on (``TLSConfiguration/load()``ed); the
+    /// cluster socket requires client certificates signed by its CA (mutual TLS), and so does
+    /// the publish socket (the feed goes to certified subscribers only); ingest and admin
+    /// authenticate the server only (their clients use tokens).
+    public var tls: TLSConfiguration?
+    /// The join token every worker's hello must carry (`--token-file`).
+    public var joinToken: String?
+    /// Producers' tokens and what each may send (`--producers-file`).
+    public var producers: ProducerCredentials?
+    /// The operators' read and write tokens (`--admin-token-file`).
+    public var adminCredentials: AdminCredentials?
 
     public struct ConnectionCounts: Sendable {
         public var ingest, publish, cluster, admin: Int

@@ -3,6 +3,7 @@ public import Logging
 import NNG
 import Observability
 public import ServiceLifecycle
+import CoordinatorCore
 import Storage
 import Wire
 
@@ -67,10 +68,11 @@ public struct CoordinatorService: Service {
         await withGracefulShutdownHandler {
             await withTaskGroup(of: Void.self) { group in
                 let ingestLimit = configuration.maxRequestBytes
+                let producers = configuration.producers
                 for context in sockets.contexts(sockets.ingest, Self.ingestContexts) {
                     group.addTask {
                         await Self.serve(context, sockets.ingestInFlight) { message in
-                            await Self.handleIngest(message.bytes, coordinator, limit: ingestLimit)
+                            await Self.handleIngest(message.bytes, coordinator, limit: ingestLimit, producers: producers)
                         }
                     }
                 }
@@ -92,9 +94,10 @@ public struct CoordinatorService: Service {
                 }
                 // Quick calls and long polls share the admin socket: long polls are bounded by
                 // the coordinator (Coordinator.maximumWaitingReaders), so contexts stay free.
+                let operators = configuration.adminCredentials
                 for context in sockets.contexts(sockets.admin, Self.adminContexts) {
                     group.addTask {
-                        await Self.serve(context) { message in await Self.handleAdmin(message.bytes, coordinator, sockets, probe) }
+                        await Self.serve(context) { message in await Self.handleAdmin(message.bytes, coordinator, sockets, probe, operators) }
                     }
                 }
                 let feedFormat = configuration.feedFormat
@@ -178,7 +181,7 @@ public struct CoordinatorService: Service {
         }
     }
 
-    static func handleIngest(_ bytes: [UInt8], _ coordinator: Coordinator, limit: Int) async -> [UInt8] {
+    static func handleIngest(_ bytes: [UInt8], _ coordinator: Coordinator, limit: Int, producers: ProducerCredentials? = nil) async -> [UInt8] {
         let start = ContinuousClock.now
         defer { Timings.ingestRequest.record(since: start) }
         if bytes.count > limit {
@@ -187,11 +190,12 @@ public struct CoordinatorService: Service {
             Refusals.requestRefused(.tooLarge)
             return IngestReply.refused(reason, code: .tooLarge).encode()
         }
-        switch IngestDecoder.decode(bytes) {
+        switch ProducerCredentials.decode(bytes, credentials: producers) {
         case .success(let request):
             Refusals.itemsRejected(request.rejected)
             return await coordinator.ingest(request)
         case .failure(let error):
+            if error.code == .unauthorized { await coordinator.countUnauthorized(error.description, admin: false) }
             await coordinator.countRejectedRequest(error.description)
             Refusals.requestRefused(error.code)
             if error.code == .invalid { Refusals.badFrame(socket: "ingest") }
@@ -199,7 +203,7 @@ public struct CoordinatorService: Service {
         }
     }
 
-    static func handleAdmin(_ bytes: [UInt8], _ coordinator: Coordinator, _ sockets: Sockets, _ probe: CoordinatorProbe) async -> [UInt8] {
+    static func handleAdmin(_ bytes: [UInt8], _ coordinator: Coordinator, _ sockets: Sockets, _ probe: CoordinatorProbe, _ operators: AdminCredentials? = nil) async -> [UInt8] {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         do {
@@ -209,6 +213,10 @@ public struct CoordinatorService: Service {
             } catch {
                 Refusals.badFrame(socket: "admin")
                 throw error
+            }
+            if let operators, let reason = operators.refusal(command: request.command, token: request.token) {
+                await coordinator.countUnauthorized(reason, admin: true)
+                throw AdminError(error: reason, code: .unauthorized)
             }
             return try await handleAdmin(request, coordinator, sockets, probe, encoder)
         } catch let error as AdminError {

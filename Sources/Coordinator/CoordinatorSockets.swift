@@ -31,7 +31,7 @@ struct Sockets: Sendable {
         try publish.setSendBuffer(8192)
         publish.limitConnections(limits.publish)
         cluster = try Socket(.rep)
-        try cluster.setReceiveMaxSize(ClusterProtocol.maximumFrameSize)
+        try cluster.setReceiveMaxSize(ClusterProtocol.maximumPollSize)
         cluster.limitConnections(limits.cluster)
         clusterPipeEvents = cluster.pipeEvents()
         admin = try Socket(.rep)
@@ -42,8 +42,11 @@ struct Sockets: Sendable {
     func listen(_ configuration: CoordinatorConfiguration) throws {
         for (socket, url, name) in [(ingest, configuration.ingestURL, "ingest"), (publish, configuration.publishURL, "publish"),
                                     (cluster, configuration.clusterURL, "cluster"), (admin, configuration.adminURL, "admin")] {
+            // The cluster port and the feed take certified peers only; ingest and admin clients
+            // authenticate with tokens (docs/security.md).
+            let tls = configuration.tls?.with(authMode: name == "cluster" || name == "publish" ? .required : .none)
             do {
-                try socket.listen(url)
+                try socket.listen(url, tls: tls)
             } catch {
                 throw StartupError("cannot listen on \(url) (\(name)): \(error)")
             }

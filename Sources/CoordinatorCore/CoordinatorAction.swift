@@ -55,11 +55,14 @@ public struct CoreSettings: Sendable {
     public var maxBatchItems: Int
     /// Where incarnation numbers start: above any an earlier coordinator handed out.
     public var firstIncarnation: UInt64
+    /// The join token every hello must carry (`--token-file`); nil: none is required.
+    public var joinToken: [UInt8]?
 
     public init(
         partitionCount: Int, heartbeatTimeout: Nanoseconds, pollWait: Nanoseconds, checkpointIntervalMilliseconds: UInt32,
-        maxBufferedItems: Int, maxBatchItems: Int, firstIncarnation: UInt64
+        maxBufferedItems: Int, maxBatchItems: Int, firstIncarnation: UInt64, joinToken: [UInt8]? = nil
     ) {
+        self.joinToken = joinToken
         self.partitionCount = partitionCount
         self.heartbeatTimeout = heartbeatTimeout
         self.pollWait = pollWait

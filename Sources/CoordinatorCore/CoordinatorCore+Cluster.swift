@@ -12,6 +12,7 @@ extension CoordinatorCore {
         case .hello(let hello):
             return .reply(join(hello, pipe: pipe, now: now))
         case .leave(let worker, let incarnation):
+            if let refusal = otherConnectionRefusal(worker, incarnation: incarnation, pipe: pipe) { return .reply(refusal) }
             guard membership.heard(worker, incarnation: incarnation, now: now) else {
                 return .reply(.fenced(reason: "unknown worker incarnation: register again"))
             }
@@ -26,6 +27,12 @@ extension CoordinatorCore {
 
     mutating func join(_ hello: Hello, pipe: UInt32?, now: Nanoseconds) -> ClusterReply {
         let name = hello.worker
+        // The token first: a stranger learns nothing about names, members or partitions.
+        if let refusal = joinRefusal(hello) {
+            counters.hellosUnauthorized += 1
+            log(.warning, rateKey: "join-unauthorized", "refused hello: \(refusal)")
+            return .refused(reason: refusal)
+        }
         guard !name.isEmpty, name.utf8.count <= 128, name.unicodeScalars.allSatisfy({ $0.value > 32 && $0.value < 127 }) else {
             counters.malformedFrames += 1
             return .refused(reason: "worker id must be 1-128 printable ASCII characters without spaces")
@@ -57,11 +64,15 @@ extension CoordinatorCore {
 
     mutating func handlePoll(_ poll: Poll, pipe: UInt32?, now: Nanoseconds) -> PollOutcome {
         let worker = poll.worker
+        // Before `heard`: another connection must not even keep a member alive.
+        if let refusal = otherConnectionRefusal(worker, incarnation: poll.incarnation, pipe: pipe) { return .reply(refusal) }
         guard membership.heard(worker, incarnation: poll.incarnation, now: now) else {
             counters.fenced += 1
             log(.info, "fenced worker", ["worker": worker, "incarnation": "\(poll.incarnation)"])
             return .reply(.fenced(reason: "this worker incarnation is not a member (declared dead or unknown): register again"))
         }
+        // Nothing of a poll whose results break a rule is taken, and the worker is fenced.
+        if let violation = resultViolation(in: poll) { return .reply(fenceForBadResults(worker, incarnation: poll.incarnation, violation, now: now)) }
         if let pipe { pipes[pipe] = (worker, poll.incarnation) }
         // A partition the worker could not restore has not resumed: its pause goes on.
         let unrestored = Set(poll.unrestored.map { Int($0.partition) })

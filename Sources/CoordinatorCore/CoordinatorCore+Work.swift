@@ -14,6 +14,7 @@ extension CoordinatorCore {
                 // The new owner restores the checkpoint and is sent every item after it again.
                 counters.replayed += logs[partition].published > start ? logs[partition].published - start : 0
                 logs[partition].processed = start
+                logs[partition].delivered = start
                 let state = checkpoint?.state ?? CheckpointCodec.encode(PartitionState(partition: partition))
                 pendingAssigns[worker, default: []].append(Assign(partition: UInt32(partition), epoch: epoch, nextOffset: start, state: state))
                 counters.partitionMoves += 1
@@ -55,6 +56,7 @@ extension CoordinatorCore {
             let items = log.items(from: log.processed, limit: budget)
             guard !items.isEmpty else { continue }
             budget -= items.count
+            logs[partition].delivered = max(log.delivered, max(log.processed, log.base) + UInt64(items.count))
             work.batches.append(Batch(partition: UInt32(partition), epoch: owner.epoch, firstOffset: max(log.processed, log.base), items: items))
         }
         work.revokes = pendingRevokes.removeValue(forKey: worker) ?? []

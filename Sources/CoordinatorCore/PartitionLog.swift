@@ -19,6 +19,10 @@ public struct PartitionLog: Sendable {
     /// Items below this offset are on disk (as the fsync policy defines it); only they are
     /// handed to workers, so no command ever follows from input a crash could take back.
     public var durable: UInt64 = 0
+    /// Items below this offset were sent to the current owner (in a reply's batches); a result
+    /// may cover no more (``CoordinatorCore`` fences a worker that claims more). Set back to
+    /// the checkpoint's offset when the partition is assigned.
+    public var delivered: UInt64 = 0
 
     public init() {}
 
@@ -51,6 +55,7 @@ public struct PartitionLog: Sendable {
         items.removeAll()
         base = offset
         processed = offset
+        delivered = offset
         published = max(published, offset)
         durable = offset
     }

@@ -27,17 +27,17 @@ public struct Bench: Sendable {
     public init(_ plan: BenchPlan) {
         self.plan = plan
         shared = BenchShared(sensors: plan.sensors, readings: plan.readings)
-        admin = AdminClient(Endpoint(url: plan.admin, flag: "--admin"))
+        admin = AdminClient(plan.endpoint(plan.admin, flag: "--admin"))
     }
 
     /// Connects, prepares the sensors, runs the measured load and waits for its commands.
     public func run() async throws -> BenchReport {
-        let feed = try await FeedSubscriber(Endpoint(url: plan.publish, flag: "--publish"), receiveBuffer: 8192)
+        let feed = try await FeedSubscriber(plan.endpoint(plan.publish, flag: "--publish"), receiveBuffer: 8192)
         var connections: [IngestConnection] = []
         let result = await outcome {
             for _ in 0..<plan.connections {
                 connections.append(try await IngestConnection(
-                    Endpoint(url: plan.ingest, flag: "--ingest"), retry: Self.retry, timeout: Self.requestTimeout))
+                    plan.endpoint(plan.ingest, flag: "--ingest"), retry: Self.retry, timeout: Self.requestTimeout))
             }
             return try await run(feed: feed, connections: connections)
         }

@@ -1,3 +1,6 @@
+public import NNG
+import ThermoshardClient
+
 /// The request format the bench sends.
 public enum BenchFormat: String, CaseIterable, Sendable {
     case binary, json
@@ -16,6 +19,14 @@ public struct BenchPlan: Sendable {
     public var format: BenchFormat
     public var batch: Int
     public var connections: Int
+    /// TLS for `tls+tcp://` addresses, and the token sent to ingest and admin (`--token-file`).
+    public var tls: TLSConfiguration?
+    public var token: String?
+
+    /// The endpoint of one of the plan's addresses, with its TLS and token.
+    func endpoint(_ url: String, flag: String) -> Endpoint {
+        Endpoint(url: url, flag: flag, tls: tls, token: token)
+    }
 
     public init(ingest: String, publish: String, admin: String, sensors: Int, readings: Int?, duration: Double?, rate: Double?,
                 format: BenchFormat, batch: Int, connections: Int) {

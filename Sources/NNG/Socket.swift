@@ -44,6 +44,56 @@ public final class Socket: Sendable {
         try NNGError.check(nng_dial(raw, url, nil, Int32(NNG_FLAG_NONBLOCK)))
     }
 
+    /// Listens on `url`; a `tls+tcp://` address with `tls` (a ``TLSConfiguration/load()``ed
+    /// value): the listener is created, given the TLS configuration and then started.
+    public func listen(_ url: String, tls: TLSConfiguration?) throws(TLSSocketError) {
+        guard let tls, TLSConfiguration.isTLS(url) else {
+            do { try listen(url) } catch { throw .nng(error) }
+            return
+        }
+        let config: TLSConfigHandle
+        do { config = try tls.make(server: true) } catch { throw .tls(error) }
+        var listener = nng_listener()
+        do {
+            try NNGError.check(nng_listener_create(&listener, raw, url))
+        } catch {
+            throw .nng(error)
+        }
+        do {
+            // nng takes a reference of its own (nng_tls_config_hold); ours goes with `config`.
+            try NNGError.check(nng_listener_set_ptr(listener, NNG_OPT_TLS_CONFIG, UnsafeMutableRawPointer(config.pointer)))
+            try NNGError.check(nng_listener_start(listener, 0))
+        } catch {
+            nng_listener_close(listener)
+            throw .nng(error)
+        }
+    }
+
+    /// Dials `url` without blocking; a `tls+tcp://` address with `tls`: the dialer is created,
+    /// given the TLS configuration (server name: the address's host unless `tls` names one)
+    /// and then started.
+    public func dial(_ url: String, tls: TLSConfiguration?) throws(TLSSocketError) {
+        guard let tls, TLSConfiguration.isTLS(url) else {
+            do { try dial(url) } catch { throw .nng(error) }
+            return
+        }
+        let config: TLSConfigHandle
+        do { config = try tls.make(server: false, host: TLSConfiguration.host(of: url)) } catch { throw .tls(error) }
+        var dialer = nng_dialer()
+        do {
+            try NNGError.check(nng_dialer_create(&dialer, raw, url))
+        } catch {
+            throw .nng(error)
+        }
+        do {
+            try NNGError.check(nng_dialer_set_ptr(dialer, NNG_OPT_TLS_CONFIG, UnsafeMutableRawPointer(config.pointer)))
+            try NNGError.check(nng_dialer_start(dialer, Int32(NNG_FLAG_NONBLOCK)))
+        } catch {
+            nng_dialer_close(dialer)
+            throw .nng(error)
+        }
+    }
+
     public func send(_ message: consuming Message, timeout: Duration? = nil) async throws(NNGError) {
         let socket = raw
         try await sendMessage(message, timeout: timeout) { nng_send_aio(socket, $0) }
@@ -226,6 +276,18 @@ public final class Context: Sendable {
     public func close() {
         guard !isClosed.exchange(true, ordering: .acquiringAndReleasing) else { return }
         nng_ctx_close(raw)
+    }
+}
+
+/// Why a listen or dial with TLS failed: nng's error, or a TLS configuration it could not take.
+public enum TLSSocketError: Error, Sendable, Hashable, CustomStringConvertible {
+    case nng(NNGError)
+    case tls(TLSError)
+    public var description: String {
+        switch self {
+        case .nng(let error): error.description
+        case .tls(let error): error.description
+        }
     }
 }
 

@@ -22,6 +22,8 @@ public struct AdminClient: Sendable {
 
     /// The reply's bytes as the coordinator sent them (an admin error too).
     public func raw(_ request: AdminRequest) async throws -> [UInt8] {
+        var request = request
+        if request.token == nil { request.token = endpoint.token }
         let wait = Duration.milliseconds(request.waitMilliseconds ?? 0)
         return try await endpoint.request([UInt8](try JSONEncoder().encode(request)), timeout: timeout + wait)
     }

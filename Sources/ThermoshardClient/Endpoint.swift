@@ -2,21 +2,30 @@ import Foundation
 public import NNG
 
 /// How a client reaches one of the coordinator's sockets: the address, the flag it came from
-/// (for messages) and how long to wait for a connection.
+/// (for messages), how long to wait for a connection, the TLS configuration for a
+/// `tls+tcp://` address and the credential (a producer's or an operator's token) its requests
+/// carry.
 public struct Endpoint: Sendable {
     public var url: String
     public var flag: String
     public var connectTimeout: Duration
+    /// Used when `url` is `tls+tcp://` (``TLSConfiguration/load()``ed).
+    public var tls: TLSConfiguration?
+    /// Sent with every request: an ingest request is wrapped in a credential frame
+    /// (``IngestCredential``), an admin request carries it as `token`.
+    public var token: String?
 
     /// The connect timeout when none is given (`--connect-timeout`'s default).
     public static let defaultConnectTimeout = Duration.seconds(10)
     /// After this long without a connection, say on standard error what the client waits for.
     public static let quietWait = Duration.milliseconds(300)
 
-    public init(url: String, flag: String, connectTimeout: Duration = Endpoint.defaultConnectTimeout) {
+    public init(url: String, flag: String, connectTimeout: Duration = Endpoint.defaultConnectTimeout, tls: TLSConfiguration? = nil, token: String? = nil) {
         self.url = url
         self.flag = flag
         self.connectTimeout = connectTimeout
+        self.tls = tls
+        self.token = token
     }
 
     /// Dials `socket` (call it on a fresh socket: it takes the socket's pipe events) and waits
@@ -26,7 +35,7 @@ public struct Endpoint: Sendable {
     public func connect(_ socket: Socket) async throws(ClientError) {
         let events = socket.pipeEvents()
         do {
-            try socket.dial(url)
+            try socket.dial(url, tls: tls)
         } catch {
             throw ClientError("cannot dial \(url) (\(flag)): \(error)")
         }
@@ -54,7 +63,8 @@ public struct Endpoint: Sendable {
             return first
         }
         guard connected else {
-            throw ClientError("cannot reach the coordinator at \(url) (\(flag)): no connection within \(timeout)")
+            let hint = TLSConfiguration.isTLS(url) ? " (over TLS: check --tls-ca and the server's certificate name, and --tls-cert/--tls-key if the port requires client certificates)" : ""
+            throw ClientError("cannot reach the coordinator at \(url) (\(flag)): no connection within \(timeout)\(hint)")
         }
     }
 

@@ -24,7 +24,8 @@ public struct IngestClient: Sendable {
 
     /// Sends `body` (a binary batch or JSON request) and returns the reply that ended it.
     public func send(_ body: [UInt8]) async throws -> IngestOutcome {
-        try await retry.run { try IngestReply.decode(try await endpoint.request(body, timeout: timeout)) }
+        let body = IngestCredential.wrap(body, token: endpoint.token)
+        return try await retry.run { try IngestReply.decode(try await endpoint.request(body, timeout: timeout)) }
     }
 
     /// Sends `items` as one binary batch, in an envelope if given.
@@ -54,7 +55,8 @@ public final class IngestConnection: Sendable {
     /// Sends `body` and returns the reply that ended it; `beforeEachAttempt` runs just before
     /// each attempt goes out (e.g. to stamp a latency sample).
     public func send(_ body: [UInt8], beforeEachAttempt: () -> Void = {}) async throws -> IngestOutcome {
-        try await retry.run {
+        let body = IngestCredential.wrap(body, token: endpoint.token)
+        return try await retry.run {
             beforeEachAttempt()
             return try IngestReply.decode(try await endpoint.exchange(socket, body, timeout: timeout))
         }

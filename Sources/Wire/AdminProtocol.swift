@@ -20,14 +20,18 @@ public struct AdminRequest: Sendable, Codable, Equatable {
     public var control: ControlReport?
     /// `commands`: `json` (default) or `binary` (``CommandsReply/encodeBinary()``).
     public var format: String?
+    /// The operator's credential, where the coordinator has `--admin-token-file`: its read
+    /// token (status, commands) or write token (everything).
+    public var token: String?
 
     enum CodingKeys: String, CodingKey {
-        case command, worker, force, from, limit, control, format
+        case command, worker, force, from, limit, control, format, token
         case waitMilliseconds = "wait_ms"
     }
 
-    public init(command: String, worker: String? = nil, force: Bool? = nil, from: UInt64? = nil, limit: Int? = nil, waitMilliseconds: Int? = nil, control: ControlReport? = nil, format: String? = nil) {
+    public init(command: String, worker: String? = nil, force: Bool? = nil, from: UInt64? = nil, limit: Int? = nil, waitMilliseconds: Int? = nil, control: ControlReport? = nil, format: String? = nil, token: String? = nil) {
         self.command = command
+        self.token = token
         self.control = control
         self.worker = worker
         self.force = force
@@ -281,6 +285,20 @@ public struct Counters: Sendable, Codable, Equatable {
     public var commandLogEnd: UInt64 = 0
     /// Commands decided but not yet written to the command log (in the current group commit).
     public var commandsUnwritten: UInt64 = 0
+    /// Hellos refused for a missing or wrong join token (`--token-file`).
+    public var hellosUnauthorized: UInt64 = 0
+    /// Polls and leaves for a registered worker that came on another connection than the one it
+    /// registered on (refused as fenced; the worker is left alone).
+    public var otherConnectionRequests: UInt64 = 0
+    /// Polls whose results broke a rule (a sensor of another partition, an offset not sent,
+    /// not a reading of that sensor, two commands for one offset, an offset beyond what was
+    /// sent): nothing of them was taken and the worker was fenced (dropped from membership).
+    public var resultsRefused: UInt64 = 0
+    /// Ingest requests refused for a missing or invalid producer credential, or a setting
+    /// from a producer allowed readings only (`--producers-file`).
+    public var ingestUnauthorized: UInt64 = 0
+    /// Admin requests refused for a missing or insufficient token (`--admin-token-file`).
+    public var adminUnauthorized: UInt64 = 0
 
     enum CodingKeys: String, CodingKey {
         case accepted, rejected, processed, commands, fenced, checkpoints, replayed
@@ -299,5 +317,10 @@ public struct Counters: Sendable, Codable, Equatable {
         case fsyncs
         case commandLogEnd = "command_log_end"
         case commandsUnwritten = "commands_unwritten"
+        case hellosUnauthorized = "hellos_unauthorized"
+        case otherConnectionRequests = "other_connection_requests"
+        case resultsRefused = "results_refused"
+        case ingestUnauthorized = "ingest_unauthorized"
+        case adminUnauthorized = "admin_unauthorized"
     }
 }

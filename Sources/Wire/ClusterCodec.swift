@@ -15,8 +15,9 @@ extension ClusterRequest {
         var w = ByteWriter()
         switch self {
         case .hello(let hello):
-            w.header(.hello)
+            w.header(.hello, version: hello.token == nil ? 1 : 3)
             w.write(string: hello.worker)
+            if let token = hello.token { w.write(string: token) }
         case .poll(let poll):
             w.header(.poll, version: poll.unrestored.isEmpty ? 1 : 2)
             w.write(string: poll.worker)
@@ -61,7 +62,8 @@ extension ClusterRequest {
             let kind = try r.read(UInt8.self)
             switch Kind(rawValue: kind) {
             case .hello:
-                let hello = Hello(worker: try r.readString())
+                var hello = Hello(worker: try r.readString())
+                if version >= 3 { hello.token = try r.readString() }
                 try r.end()
                 return .hello(hello)
             case .poll:

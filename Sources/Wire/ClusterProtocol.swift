@@ -24,25 +24,49 @@ public import Control
 /// Versions: a frame is written in the oldest version that can carry it, so that a peer of an
 /// older version understands everything it can. Version 2 adds one thing, the partitions a
 /// worker could not restore at the end of a poll; a poll that reports none, and every other
-/// frame, is written as version 1. Both versions are read.
+/// frame, is written as version 1. Version 3 adds the join token at the end of a hello; a
+/// hello without one is written as version 1. Every version is read.
 public enum ClusterProtocol {
     /// The newest version this build reads and writes.
-    public static let version: UInt8 = 2
+    public static let version: UInt8 = 3
     /// The oldest version this build reads.
     public static let oldestVersion: UInt8 = 1
     static let magic: [UInt8] = [0xFE, 0x54, 0x43]
-    /// The largest cluster frame accepted, either way. A poll carries at most ~256k sensors of
-    /// checkpoints and a reply at most ~32 MiB of partition states, so this leaves room for one
-    /// partition of up to ``maximumPartitionSensors``. nng allocates a frame's whole announced
-    /// size when its header arrives, so this is also what one connection can make a peer hold.
-    public static let maximumFrameSize = 64 << 20
-    /// The most sensors one partition may hold: its state must fit in one frame.
-    public static let maximumPartitionSensors = (maximumFrameSize - (1 << 20)) / CheckpointCodec.entrySize
+    /// The most bytes one partition's state (checkpoint or assignment) may take: a reply's
+    /// whole budget for assignments (``CoordinatorCore``'s `takeWork` sends states up to this
+    /// much per reply, at least one), so that no state needs a reply of its own that is larger.
+    public static let maximumPartitionStateBytes = 32 << 20
+    /// The most items the batches of one reply carry (the coordinator's `maxBatchItems`).
+    public static let maximumReplyItems = 16_384
+    /// The largest reply a worker accepts: what a reply can actually hold, with room to spare.
+    /// Assignments: at most ``maximumPartitionStateBytes`` of states (32 MiB), plus 24 bytes
+    /// each (partition, epoch, offset, length) for at most 65,536 partitions (1.5 MiB); batches:
+    /// at most ``maximumReplyItems`` items of at most 33 bytes (0.5 MiB) plus 24 bytes per
+    /// partition (1.5 MiB); revocations: 12 bytes per partition (0.75 MiB); the header and
+    /// counts: a few bytes. In all under 36.3 MiB: 37 MiB. (nng allocates a frame's whole
+    /// announced size when its header arrives: this is what a coordinator can make a worker hold.)
+    public static let maximumReplySize = maximumPartitionStateBytes + (5 << 20)
+    /// The largest poll the coordinator accepts: its checkpoints are bounded by the worker's
+    /// checkpoint budget (256k sensors, 8.25 MiB, or one partition of up to 32 MiB), but a
+    /// revocation's final checkpoints ride in one poll together (a drain revokes every partition of
+    /// the worker at once), so polls keep the 64 MiB of earlier builds: one connection can make
+    /// the coordinator hold this much at a time, bounded in all by `--max-cluster-connections`
+    /// and the silent-connection timeout; with mutual TLS only certified workers get that far.
+    public static let maximumPollSize = 64 << 20
+    /// The largest cluster frame accepted, either way (the larger of the two).
+    public static let maximumFrameSize = max(maximumReplySize, maximumPollSize)
+    /// The most sensors one partition may hold: its state must fit in ``maximumPartitionStateBytes``.
+    public static let maximumPartitionSensors = (maximumPartitionStateBytes - 64) / CheckpointCodec.entrySize
 }
 
 public struct Hello: Sendable, Hashable {
     public var worker: String
-    public init(worker: String) { self.worker = worker }
+    /// The cluster's join token (`--token-file`), if the worker has one (protocol version 3).
+    public var token: String?
+    public init(worker: String, token: String? = nil) {
+        self.worker = worker
+        self.token = token
+    }
 }
 
 public struct Welcome: Sendable, Hashable {

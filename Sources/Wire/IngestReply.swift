@@ -25,6 +25,10 @@ public struct RefusalCode: Sendable, Hashable, RawRepresentable, Codable, Custom
     /// journal (as with a lost reply): an idempotent producer sends it again once the
     /// coordinator is back; anyone else cannot know.
     public static let storageFailure = RefusalCode("storage_failure")
+    /// No valid credential where the coordinator requires one (ingest: a producer token from
+    /// `--producers-file`, or one that may not send settings; admin: the read or write token).
+    /// Nothing was appended or done; never succeeds with the same credential.
+    public static let unauthorized = RefusalCode("unauthorized")
     /// Admin: no such command.
     public static let unknownCommand = RefusalCode("unknown_command")
     /// Admin: no such worker.

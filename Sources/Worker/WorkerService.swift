@@ -1,6 +1,6 @@
 import Foundation
 public import Logging
-import NNG
+public import NNG
 import Resilience
 public import ServiceLifecycle
 import Synchronization
@@ -13,6 +13,11 @@ public struct WorkerConfiguration: Sendable {
     public var requestTimeout: Duration = .seconds(3)
     /// How long a graceful leave may take before the worker gives up and exits.
     public var leaveTimeout: Duration = .seconds(5)
+    /// TLS for a `tls+tcp://` coordinator address (``TLSConfiguration/load()``ed): the worker's
+    /// certificate and key (the coordinator requires them) and the CA of the coordinator's.
+    public var tls: TLSConfiguration?
+    /// The join token (`--token-file`), sent in the hello.
+    public var joinToken: String?
 
     public init(id: String) {
         self.id = id
@@ -48,10 +53,10 @@ public struct WorkerService: Service {
     public func run() async throws {
         let socket = try Socket(.req)
         try socket.setReconnect(minimum: .milliseconds(20), maximum: .milliseconds(200))
-        try socket.setReceiveMaxSize(ClusterProtocol.maximumFrameSize)
+        try socket.setReceiveMaxSize(ClusterProtocol.maximumReplySize)
         try socket.setRequestResendTime(.seconds(3600))
         do {
-            try socket.dial(configuration.coordinatorURL)
+            try socket.dial(configuration.coordinatorURL, tls: configuration.tls)
         } catch {
             await socket.close()
             throw Failure.refused("cannot dial \(configuration.coordinatorURL): \(error)")
@@ -134,22 +139,29 @@ public struct WorkerService: Service {
                     errors.log("the reply from \(configuration.coordinatorURL) is not a cluster protocol reply (\(error)): is --coordinator the coordinator's cluster address (default port 7602)?", level: .error, to: logger)
                 }
             } catch .timedOut {
-                errors.log("no answer from the coordinator at \(configuration.coordinatorURL) within \(configuration.requestTimeout); asking again", to: logger)
+                errors.log("no answer from the coordinator at \(configuration.coordinatorURL) within \(configuration.requestTimeout)\(tlsHint(socket)); asking again", to: logger)
             } catch .closed {
                 throw CancellationError()
             } catch .canceled {
                 throw CancellationError()
             } catch {
-                errors.log("cluster request to \(configuration.coordinatorURL) failed: \(error)", to: logger)
+                errors.log("cluster request to \(configuration.coordinatorURL) failed: \(error)\(tlsHint(socket))", to: logger)
             }
             try await Task.sleep(for: backoff.next())
         }
+    }
+
+    /// A failed TLS handshake makes no connection and nng says nothing about it: what to check.
+    private func tlsHint(_ socket: Socket) -> String {
+        guard socket.connectionStats.open == 0, TLSConfiguration.isTLS(configuration.coordinatorURL) else { return "" }
+        return " (no TLS connection: the coordinator refuses a --tls-cert its --tls-ca did not sign, and this worker a coordinator certificate that its --tls-ca did not sign or that does not name the host dialled)"
     }
 
     /// Drives a ``WorkerSession``: every decision is the session's; this only exchanges, sleeps
     /// and logs.
     private func session(_ socket: Socket, _ lifecycle: Lifecycle) async throws {
         var session = WorkerSession(id: configuration.id)
+        session.joinToken = configuration.joinToken
         var errors = RateLimitedLog(interval: .seconds(10))
         var notes = RateLimitedLog(interval: .seconds(10))
         while true {

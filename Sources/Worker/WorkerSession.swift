@@ -39,6 +39,8 @@ public struct WorkerSession: Sendable {
     }
 
     public let id: String
+    /// The cluster's join token (`--token-file`), sent in every hello.
+    public var joinToken: String?
     public private(set) var phase: Phase = .unregistered
     public private(set) var engine = WorkerEngine()
     /// At most this many sensors' checkpoints ride in one poll; the rest follow in the next.
@@ -86,7 +88,7 @@ public struct WorkerSession: Sendable {
                 pendingWait = nil
                 return .wait(wait)
             }
-            return .send(.hello(Hello(worker: id)))
+            return .send(.hello(Hello(worker: id, token: joinToken)))
         case .registered(let welcome):
             if leaveRequested, !leaveSent {
                 leaveSent = true

@@ -53,6 +53,8 @@ struct BenchCommand: AsyncParsableCommand {
     @Flag(help: "Print one JSON object instead of a table.")
     var json = false
 
+    @OptionGroup var security: ClientSecurityOptions
+
     func validate() throws {
         guard (1...10_000_000).contains(sensors) else { throw ValidationError("--sensors must be between 1 and 10000000") }
         if readings != nil, duration != nil {
@@ -71,14 +73,18 @@ struct BenchCommand: AsyncParsableCommand {
             throw ValidationError("--connections (\(connections)) must not exceed --sensors (\(sensors)): each connection drives its own sensors")
         }
         try Address.validate([("--ingest", ingest), ("--publish", publish), ("--admin", admin)])
+        _ = try security.tls.load(dialing: [("--ingest", ingest), ("--publish", publish), ("--admin", admin)])
+        _ = try CredentialFiles.token(security.tokenFile)
     }
 
     func run() async throws {
-        let plan = BenchPlan(
+        var plan = BenchPlan(
             ingest: ingest, publish: publish, admin: admin, sensors: sensors, readings: readings,
             duration: readings == nil ? duration ?? 10 : nil, rate: rate, format: format,
             batch: batch ?? BenchPlan.defaultBatch(format: format, rate: rate, connections: connections),
             connections: connections)
+        plan.tls = try security.tls.load(dialing: [("--ingest", ingest), ("--publish", publish), ("--admin", admin)])
+        plan.token = try CredentialFiles.token(security.tokenFile)
         let report = try await Bench(plan).run()
         print(json ? report.json() : report.table())
         if report.endToEndSeconds == nil { throw ExitCode.failure }

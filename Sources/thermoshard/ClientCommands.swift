@@ -28,10 +28,15 @@ struct StatusCommand: AsyncParsableCommand {
     @Option(help: DurationArgument.connectTimeoutHelp)
     var connectTimeout = DurationArgument.defaultConnectTimeout
 
-    func validate() throws { try Address.validate(admin, flag: "--admin") }
+    @OptionGroup var security: ClientSecurityOptions
+
+    func validate() throws {
+        try Address.validate(admin, flag: "--admin")
+        _ = try security.endpoint(url: admin, flag: "--admin", connectTimeout: connectTimeout)
+    }
 
     func run() async throws {
-        let client = AdminClient(Endpoint(url: admin, flag: "--admin", connectTimeout: connectTimeout))
+        let client = AdminClient(try security.endpoint(url: admin, flag: "--admin", connectTimeout: connectTimeout))
         if json {
             print(String(decoding: try await client.raw(AdminRequest(command: "status")), as: UTF8.self))
         } else {
@@ -59,10 +64,15 @@ struct DrainCommand: AsyncParsableCommand {
     @Option(help: DurationArgument.connectTimeoutHelp)
     var connectTimeout = DurationArgument.defaultConnectTimeout
 
-    func validate() throws { try Address.validate(admin, flag: "--admin") }
+    @OptionGroup var security: ClientSecurityOptions
+
+    func validate() throws {
+        try Address.validate(admin, flag: "--admin")
+        _ = try security.endpoint(url: admin, flag: "--admin", connectTimeout: connectTimeout)
+    }
 
     func run() async throws {
-        let client = AdminClient(Endpoint(url: admin, flag: "--admin", connectTimeout: connectTimeout))
+        let client = AdminClient(try security.endpoint(url: admin, flag: "--admin", connectTimeout: connectTimeout))
         print(try await client.drain(worker, force: force))
     }
 }
@@ -78,6 +88,9 @@ enum StatusTable {
         let c = status.counters
         lines.append("partitions \(status.partitionCount)  workers \(status.workers.count)  accepted \(c.accepted)  processed \(c.processed)  commands \(c.commands)  rejected \(c.rejected)+\(c.rejectedRequests) requests  dropped(no setting) \(c.droppedNoSetting)")
         lines.append("workers lost \(c.workersLost)  fenced \(c.fenced)  partition moves \(c.partitionMoves)  checkpoints \(c.checkpoints)")
+        if c.hellosUnauthorized + c.otherConnectionRequests + c.resultsRefused + c.ingestUnauthorized + c.adminUnauthorized > 0 {
+            lines.append("refused: hellos unauthorized \(c.hellosUnauthorized)  other-connection requests \(c.otherConnectionRequests)  results refused (workers fenced) \(c.resultsRefused)  ingest unauthorized \(c.ingestUnauthorized)  admin unauthorized \(c.adminUnauthorized)")
+        }
         lines.append("")
         lines.append(pad("WORKER", 24) + pad("PARTS", 7) + pad("STATE", 9) + pad("HEARD", 11) + "PARTITIONS")
         for worker in status.workers {
@@ -174,9 +187,12 @@ struct SetCommand: AsyncParsableCommand {
     @Option(help: DurationArgument.connectTimeoutHelp)
     var connectTimeout = DurationArgument.defaultConnectTimeout
 
+    @OptionGroup var security: ClientSecurityOptions
+
     func validate() throws {
         try Address.validate(ingest, flag: "--ingest")
         _ = try setting()
+        _ = try security.endpoint(url: ingest, flag: "--ingest", connectTimeout: connectTimeout)
     }
 
     private func setting() throws -> Setting {
@@ -189,7 +205,7 @@ struct SetCommand: AsyncParsableCommand {
 
     func run() async throws {
         let setting = try setting()
-        let client = IngestClient(Endpoint(url: ingest, flag: "--ingest", connectTimeout: connectTimeout))
+        let client = IngestClient(try security.endpoint(url: ingest, flag: "--ingest", connectTimeout: connectTimeout))
         let reply = try await client.send([.setting(sensor: sensor, setting)]).reply
         if let refusal = reply.refusal { throw RuntimeError(refusal) }
         if let rejection = reply.rejected.first { throw RuntimeError("rejected: \(rejection.error)") }
@@ -213,10 +229,15 @@ struct SendCommand: AsyncParsableCommand {
     @Option(help: DurationArgument.connectTimeoutHelp)
     var connectTimeout = DurationArgument.defaultConnectTimeout
 
-    func validate() throws { try Address.validate(ingest, flag: "--ingest") }
+    @OptionGroup var security: ClientSecurityOptions
+
+    func validate() throws {
+        try Address.validate(ingest, flag: "--ingest")
+        _ = try security.endpoint(url: ingest, flag: "--ingest", connectTimeout: connectTimeout)
+    }
 
     func run() async throws {
-        var tally = SendTally(client: IngestClient(Endpoint(url: ingest, flag: "--ingest", connectTimeout: connectTimeout)))
+        var tally = SendTally(client: IngestClient(try security.endpoint(url: ingest, flag: "--ingest", connectTimeout: connectTimeout)))
         var lines: [(number: Int, json: String)] = []
         var number = 0
         while let line = readLine() {
@@ -282,10 +303,15 @@ struct WatchCommand: AsyncParsableCommand {
     @Option(help: DurationArgument.connectTimeoutHelp)
     var connectTimeout = DurationArgument.defaultConnectTimeout
 
-    func validate() throws { try Address.validate(publish, flag: "--publish") }
+    @OptionGroup var security: ClientSecurityOptions
+
+    func validate() throws {
+        try Address.validate(publish, flag: "--publish")
+        _ = try security.endpoint(url: publish, flag: "--publish", connectTimeout: connectTimeout)
+    }
 
     func run() async throws {
-        let feed = try await FeedSubscriber(Endpoint(url: publish, flag: "--publish", connectTimeout: connectTimeout), sensor: sensor)
+        let feed = try await FeedSubscriber(try security.endpoint(url: publish, flag: "--publish", connectTimeout: connectTimeout), sensor: sensor)
         do {
             var seen = 0
             while count.map({ seen < $0 }) ?? true {

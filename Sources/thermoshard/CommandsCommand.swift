@@ -31,10 +31,15 @@ struct CommandsCommand: AsyncParsableCommand {
     @Option(help: DurationArgument.connectTimeoutHelp)
     var connectTimeout = DurationArgument.defaultConnectTimeout
 
-    func validate() throws { try Address.validate(admin, flag: "--admin") }
+    @OptionGroup var security: ClientSecurityOptions
+
+    func validate() throws {
+        try Address.validate(admin, flag: "--admin")
+        _ = try security.endpoint(url: admin, flag: "--admin", connectTimeout: connectTimeout)
+    }
 
     func run() async throws {
-        let admin = AdminClient(Endpoint(url: admin, flag: "--admin", connectTimeout: connectTimeout))
+        let admin = AdminClient(try security.endpoint(url: admin, flag: "--admin", connectTimeout: connectTimeout))
         let out = FileHandle.standardOutput
         var expected = from
         for try await page in admin.commandPages(from: from, follow: follow) {

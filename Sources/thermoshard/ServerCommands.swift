@@ -1,5 +1,6 @@
 import ArgumentParser
 import Coordinator
+import CoordinatorCore
 import Foundation
 import Logging
 import NNG
@@ -76,8 +77,45 @@ struct CoordinatorCommand: AsyncParsableCommand {
 
     @Option(help: ArgumentHelp(stringLiteral: HTTPArgument.help + " The coordinator also serves the dashboard at /."))
     var http = HTTPArgument(HTTPAddress(host: "127.0.0.1", port: 7604))
+    @OptionGroup var tls: TLSOptions
+
+    @Option(help: ArgumentHelp("A file holding the join token every worker's hello must carry (at least 16 bytes, e.g. openssl rand -hex 32).", valueName: "file"))
+    var tokenFile: String?
+
+    @Option(help: ArgumentHelp("Producers' credentials: lines 'TOKEN NAME readings|settings|both'; then every ingest request needs one (docs/security.md).", valueName: "file"))
+    var producersFile: String?
+
+    @Option(help: ArgumentHelp("Operators' tokens: lines 'read TOKEN' (status, commands) and 'write TOKEN' (also drain); then every admin request needs one.", valueName: "file"))
+    var adminTokenFile: String?
+
+    @Flag(help: "Start even when an address beyond loopback is unprotected (no TLS or tokens where docs/security.md asks for them): anyone who reaches it can use it.")
+    var insecure = false
 
     @OptionGroup var logging: LoggingOptions
+
+    /// The TLS configuration and credentials, read and checked.
+    func security() throws -> (tls: TLSConfiguration?, token: String?, producers: ProducerCredentials?, admin: AdminCredentials?) {
+        let tls = try self.tls.load(listening: [("--ingest", ingest), ("--publish", publish), ("--cluster", cluster), ("--admin", admin)],
+                                    clientCertificates: ["--cluster", "--publish"])
+        let token = try CredentialFiles.token(tokenFile)
+        let producers = try CredentialFiles.producers(producersFile)
+        let operators = try CredentialFiles.admin(adminTokenFile)
+        var problems: [String] = []
+        if Exposure.isExposed(cluster), !TLSConfiguration.isTLS(cluster), token == nil {
+            problems.append("--cluster \(cluster) lets any host join as a worker (use tls+tcp:// with --tls-cert/--tls-key/--tls-ca, or --token-file)")
+        }
+        if Exposure.isExposed(ingest), producers == nil {
+            problems.append("--ingest \(ingest) takes readings and settings from anyone (use --producers-file)")
+        }
+        if Exposure.isExposed(publish), !TLSConfiguration.isTLS(publish) {
+            problems.append("--publish \(publish) sends heater commands to anyone (use tls+tcp://: subscribers then need certificates signed by --tls-ca)")
+        }
+        if Exposure.isExposed(admin), operators == nil {
+            problems.append("--admin \(admin) lets anyone drain workers and read the command log (use --admin-token-file)")
+        }
+        try Exposure.check(problems, insecure: insecure)
+        return (tls, token, producers, operators)
+    }
 
     func validate() throws {
         if let partitions, !(1...65536).contains(partitions) {
@@ -101,6 +139,7 @@ struct CoordinatorCommand: AsyncParsableCommand {
         }
         guard fsyncInterval.duration >= .milliseconds(1) else { throw ValidationError("--fsync-interval must be at least 1ms") }
         try Address.validate([("--ingest", ingest), ("--publish", publish), ("--cluster", cluster), ("--admin", admin)], listening: true)
+        _ = try security()
     }
 
     func run() async throws {
@@ -124,6 +163,7 @@ struct CoordinatorCommand: AsyncParsableCommand {
                                              cluster: maxClusterConnections, admin: maxAdminConnections)
         configuration.silentConnectionTimeout = silentConnectionTimeout.duration
         configuration.idleConnectionTimeout = idleConnectionTimeout.duration
+        (configuration.tls, configuration.joinToken, configuration.producers, configuration.adminCredentials) = try security()
         let service = CoordinatorService(configuration: configuration, logger: logger)
         try await runService(service, http.address.map { HTTPListener.coordinator(service, at: $0, logger: logger) }, logger: logger)
     }
@@ -147,10 +187,34 @@ struct WorkerCommand: AsyncParsableCommand {
 
     @Option(help: ArgumentHelp(stringLiteral: HTTPArgument.help + " Off by default on workers."))
     var http = HTTPArgument(nil)
+    @OptionGroup var tls: TLSOptions
+
+    @Option(help: ArgumentHelp("A file holding the cluster's join token (the coordinator's --token-file), sent in the hello.", valueName: "file"))
+    var tokenFile: String?
+
+    @Flag(help: "Dial a coordinator beyond loopback without TLS or a join token.")
+    var insecure = false
 
     @OptionGroup var logging: LoggingOptions
 
-    func validate() throws { try Address.validate(coordinator, flag: "--coordinator") }
+    func security() throws -> (tls: TLSConfiguration?, token: String?) {
+        let tls = try self.tls.load(dialing: [("--coordinator", coordinator)])
+        if let tls, TLSConfiguration.isTLS(coordinator), !tls.hasOwnCertificate {
+            throw ValidationError("--coordinator \(coordinator) dials with TLS: the coordinator requires a worker certificate (--tls-cert, --tls-key)")
+        }
+        let token = try CredentialFiles.token(tokenFile)
+        var problems: [String] = []
+        if Exposure.isExposed(coordinator), !TLSConfiguration.isTLS(coordinator), token == nil {
+            problems.append("--coordinator \(coordinator) is dialled in plain TCP without a join token: anyone on the path can read and forge this worker's traffic (use tls+tcp:// with --tls-cert/--tls-key/--tls-ca, or --token-file)")
+        }
+        try Exposure.check(problems, insecure: insecure)
+        return (tls, token)
+    }
+
+    func validate() throws {
+        try Address.validate(coordinator, flag: "--coordinator")
+        _ = try security()
+    }
 
     func run() async throws {
         let name = id ?? "\(ProcessInfo.processInfo.hostName)-\(ProcessInfo.processInfo.processIdentifier)"
@@ -160,6 +224,7 @@ struct WorkerCommand: AsyncParsableCommand {
         var configuration = WorkerConfiguration(id: name)
         configuration.coordinatorURL = coordinator
         configuration.leaveTimeout = leaveTimeout.duration
+        (configuration.tls, configuration.joinToken) = try security()
         let service = WorkerService(configuration: configuration, logger: logger)
         try await runService(service, http.address.map { HTTPListener.worker(service, at: $0, logger: logger) }, logger: logger)
     }

@@ -30,6 +30,7 @@ struct SimulateCommand: AsyncParsableCommand {
     var http = HTTPArgument(nil)
     @Option(help: DurationArgument.connectTimeoutHelp)
     var connectTimeout = DurationArgument.defaultConnectTimeout
+    @OptionGroup var security: ClientSecurityOptions
 
     func validate() throws {
         guard sensors > 0 else { throw ValidationError("--sensors must be positive") }
@@ -39,16 +40,18 @@ struct SimulateCommand: AsyncParsableCommand {
         if admin != "off" { try Address.validate(admin, flag: "--admin") }
         guard (0...ControlReport.maximumSamples).contains(observe) else { throw ValidationError("--observe must be between 0 and \(ControlReport.maximumSamples)") }
         if let report, !report.lowercased().hasSuffix(".svg") { throw ValidationError("--report writes SVG: give a file name ending in .svg") }
+        _ = try security.endpoint(url: ingest, flag: "--ingest", connectTimeout: connectTimeout)
+        _ = try security.endpoint(url: publish, flag: "--publish", connectTimeout: connectTimeout)
     }
 
     func run() async throws {
         MetricsExport.bootstrap()
         var plan = SimulationPlan(
             sensors: sensors, rate: rate, speed: speed, duration: duration, seed: seed,
-            ingest: Endpoint(url: ingest, flag: "--ingest", connectTimeout: connectTimeout),
-            publish: Endpoint(url: publish, flag: "--publish", connectTimeout: connectTimeout), json: json
+            ingest: try security.endpoint(url: ingest, flag: "--ingest", connectTimeout: connectTimeout),
+            publish: try security.endpoint(url: publish, flag: "--publish", connectTimeout: connectTimeout), json: json
         )
-        plan.admin = admin == "off" ? nil : Endpoint(url: admin, flag: "--admin", connectTimeout: connectTimeout)
+        plan.admin = admin == "off" ? nil : try security.endpoint(url: admin, flag: "--admin", connectTimeout: connectTimeout)
         plan.observed = observe
         var simulation = Simulation(plan)
         let history = Mutex(ControlHistory())

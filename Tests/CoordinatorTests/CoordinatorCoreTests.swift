@@ -37,6 +37,8 @@ struct CoordinatorCoreTests {
         let partition = UInt32(core.partitioner.partition(of: 0))
         let epoch = core.table.entries[Int(partition)].epoch
         let commands = [ProducedCommand(inputOffset: 1, sensor: 0, action: .on), ProducedCommand(inputOffset: 2, sensor: 0, action: .off)]
+        // The items go out in the reply to a first poll (a result may only cover what was sent).
+        _ = core.handle(.poll(Poll(worker: "a", incarnation: incarnation)), pipe: 7, now: 2)
         let first = PartitionResult(partition: partition, epoch: epoch, nextOffset: 2, commands: [commands[0]])
         _ = core.handle(.poll(Poll(worker: "a", incarnation: incarnation, results: [first])), pipe: 7, now: 2)
         // A replay from offset 0 reports offset 1's command again, and offset 2's for the first time.

@@ -72,11 +72,24 @@ struct ClusterProtocolTests {
         var hello = ClusterRequest.hello(Hello(worker: "w1")).encode()
         hello[3] = 2
         #expect(throws: Never.self) { try ClusterRequest.decode(hello) }
-        for version: UInt8 in [0, 3, 9] {
+        for version: UInt8 in [0, 4, 9] {
             hello[3] = version
             #expect(throws: FrameError.unsupportedVersion(version)) { try ClusterRequest.decode(hello) }
         }
-        #expect(FrameError.unsupportedVersion(9).description == "unsupported cluster protocol version 9 (this build speaks 1 to 2)")
+        #expect(FrameError.unsupportedVersion(9).description == "unsupported cluster protocol version 9 (this build speaks 1 to 3)")
+    }
+
+    /// Version 3: a hello with a join token carries it at its end; one without is version 1.
+    @Test func aHelloCarriesItsJoinTokenInVersionThree() throws {
+        let frame = ClusterRequest.hello(Hello(worker: "w1", token: "s3cret-token-0123456789")).encode()
+        #expect(frame[3] == 3)
+        #expect(try ClusterRequest.decode(frame) == .hello(Hello(worker: "w1", token: "s3cret-token-0123456789")))
+        var untokened = ClusterRequest.hello(Hello(worker: "w1")).encode()
+        #expect(untokened[3] == 1)
+        #expect(try ClusterRequest.decode(untokened) == .hello(Hello(worker: "w1")))
+        // A version-3 hello without its token is truncated, not taken as tokenless.
+        untokened[3] = 3
+        #expect(throws: FrameError.self) { try ClusterRequest.decode(untokened) }
     }
 
     @Test func nameInUseIsARefusalOfItsOwnKind() throws {

@@ -75,8 +75,26 @@ class Feed:
         self.sub.close()
 
 
+def make_certs(directory, *sans):
+    """A throwaway CA and certificates (cluster/certs, openssl) in `directory`."""
+    import subprocess
+    args = [str(REPO / "cluster" / "certs"), str(directory)]
+    for san in sans:
+        args += ["--san", san]
+    subprocess.run(args, check=True, capture_output=True)
+    return Path(directory)
+
+
+@pytest.fixture(scope="session")
+def tls_certs(tmp_path_factory):
+    """Certificates made at test time by openssl: ca.pem, coordinator, worker, client."""
+    return make_certs(tmp_path_factory.mktemp("certs"))
+
+
 @pytest.fixture
-def cluster(tmp_path):
-    c = Cluster(tmp_path)
+def cluster(request, tmp_path):
+    """A cluster; parametrized indirectly with "tls", its cluster port uses mutual TLS."""
+    tls = request.getfixturevalue("tls_certs") if getattr(request, "param", "tcp") == "tls" else None
+    c = Cluster(tmp_path, tls=tls)
     yield c
     c.stop()

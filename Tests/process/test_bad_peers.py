@@ -147,9 +147,9 @@ class FakeWorker:
     the batches it gets and reports results, so that the commands it causes are real ones.
     Checkpoints and restore failures are sent only when a test says so."""
 
-    def __init__(self, cluster, name):
+    def __init__(self, cluster, name, tls_config=None):
         self.name = name
-        self.socket = pynng.Req0(recv_timeout=10000, send_timeout=10000)
+        self.socket = pynng.Req0(recv_timeout=10000, send_timeout=10000, **({"tls_config": tls_config} if tls_config else {}))
         self.socket.dial(cluster.cluster_url, block=True)
         self.incarnation = None
         self.owned = {}  # partition -> {"epoch", "next", "sensors"}

@@ -10,10 +10,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "cluster"))
 import chaos  # noqa: E402
 
 
-@pytest.mark.parametrize("seed", [11, 12])
-def test_chaos(tmp_path, seed):
+@pytest.mark.parametrize("seed,transport", [(11, "tcp"), (12, "tcp"), (13, "tls")])
+def test_chaos(tmp_path, seed, transport, tls_certs):
     verdict = chaos.run(tmp_path, seed=seed, duration=10, sensors=2000, workers=3, batch=200, rate=20000,
-                        partitions=16, events=["kill", "stop", "coordinator", "kill", "term"])
+                        partitions=16, events=["kill", "stop", "coordinator", "kill", "term"],
+                        tls=tls_certs if transport == "tls" else None)
     print(verdict)
     assert set(verdict["events"]) == {"kill", "stop", "coordinator", "term"}
     assert verdict["acknowledged"] > 10_000

@@ -4,6 +4,8 @@ import signal
 import socket
 import time
 
+import pytest
+
 from conftest import Feed, random_workload, reference_commands
 
 
@@ -11,6 +13,7 @@ def owners_of(status, worker):
     return [p["id"] for p in status["partitions"] if p["owner"] == worker]
 
 
+@pytest.mark.parametrize("cluster", ["tcp", "tls"], indirect=True)
 def test_sigkill_worker_mid_stream(cluster):
     cluster.start_coordinator()
     names = cluster.start_workers(3)
