@@ -153,7 +153,11 @@ let package = Package(
             swiftSettings: strict
         ),
 
-        .testTarget(name: "ControlTests", dependencies: ["Control"], swiftSettings: strict),
+        .testTarget(
+            name: "ControlTests",
+            dependencies: ["Control", .product(name: "PropertyBased", package: "swift-property-based")],
+            swiftSettings: strict
+        ),
         .testTarget(name: "WireTests", dependencies: ["Wire", "Control"], swiftSettings: strict),
         .testTarget(
             name: "ClusterTests",

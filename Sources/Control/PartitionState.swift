@@ -7,12 +7,17 @@ public struct PartitionState: Sendable, Equatable {
     public let partition: Int
     /// The offset of the next item to apply: every item below it is reflected in ``sensors``.
     public private(set) var nextOffset: UInt64
-    public private(set) var sensors: [SensorID: SensorState]
+    public private(set) var sensors: SensorTable
 
-    public init(partition: Int, nextOffset: UInt64 = 0, sensors: [SensorID: SensorState] = [:]) {
+    public init(partition: Int, nextOffset: UInt64 = 0, sensors: SensorTable = SensorTable()) {
         self.partition = partition
         self.nextOffset = nextOffset
         self.sensors = sensors
+    }
+
+    /// A state holding the sensors of a dictionary (for tests).
+    public init(partition: Int, nextOffset: UInt64 = 0, sensors: [SensorID: SensorState]) {
+        self.init(partition: partition, nextOffset: nextOffset, sensors: SensorTable(sensors))
     }
 
     /// What applying an item at an offset did, as seen from the partition.
@@ -39,16 +44,12 @@ public struct PartitionState: Sendable, Equatable {
         nextOffset = offset + 1
         switch item {
         case .setting(let sensor, let setting):
-            sensors[sensor, default: SensorState()].setting = setting
+            sensors.store(setting, for: sensor)
             return .step(.settingStored)
-        case .reading(let sensor, _):
+        case .reading(let sensor, let temperature):
             // Only sensors that received a setting have state: a reading alone creates none.
-            // Read the entry and write it back only when a command changes it: mutating in
-            // place through the dictionary's accessor cost three allocations per reading.
-            guard var state = sensors[sensor] else { return .step(.droppedNoSetting) }
-            let outcome = state.apply(item)
-            if case .command = outcome { sensors[sensor] = state }
-            return .step(outcome)
+            // One probe of the table, which writes the slot in place when a command changes it.
+            return .step(sensors.step(sensor, temperature: temperature))
         }
     }
 }

@@ -12,58 +12,90 @@ public enum CheckpointCodec {
     /// Bytes per sensor.
     public static let entrySize = 33
 
+    /// The size of the header before the entries: magic, version, partition, offset, count.
+    static let headerSize = 22
+
+    /// Encodes a partition's state in one pass over its sensor table, straight into an array
+    /// of the final size (entries in the table's slot order).
     public static func encode(_ state: PartitionState) -> [UInt8] {
-        var w = ByteWriter(capacity: 26 + state.sensors.count * entrySize)
-        w.write(bytes: magic)
-        w.write(formatVersion)
-        w.write(UInt32(state.partition))
-        w.write(state.nextOffset)
-        w.write(UInt32(state.sensors.count))
-        for (sensor, entry) in state.sensors {
-            let setting = entry.setting ?? Setting(unchecked: 0, up: 0, down: 0)
-            w.write(sensor)
-            w.write(setting.desired)
-            w.write(setting.up)
-            w.write(setting.down)
-            let last: UInt8 = switch entry.last {
-            case nil: 0
-            case .on?: 1
-            case .off?: 2
+        let sensors = state.sensors
+        let size = headerSize + sensors.count * entrySize + 4
+        return [UInt8](unsafeUninitializedCapacity: size) { buffer, initialized in
+            let raw = UnsafeMutableRawBufferPointer(buffer)
+            func put<T: FixedWidthInteger>(_ value: T, at offset: Int) {
+                raw.storeBytes(of: value.littleEndian, toByteOffset: offset, as: T.self)
             }
-            w.write((entry.setting == nil ? 0 : 1) | last << 1)
+            for (i, byte) in magic.enumerated() { raw[i] = byte }
+            put(formatVersion, at: 4)
+            put(UInt32(state.partition), at: 6)
+            put(state.nextOffset, at: 10)
+            put(UInt32(sensors.count), at: 18)
+            var at = headerSize
+            sensors.forEachEncoded { sensor, desired, up, down, hasSetting, lastCode in
+                put(sensor, at: at)
+                put(desired.bitPattern, at: at + 8)
+                put(up.bitPattern, at: at + 16)
+                put(down.bitPattern, at: at + 24)
+                raw[at + 32] = (hasSetting ? 1 : 0) | lastCode << 1
+                at += entrySize
+            }
+            precondition(at == size - 4, "the table's count and its entries agree")
+            put(CRC32C.checksum(UnsafeRawBufferPointer(rebasing: raw[..<at])), at: at)
+            initialized = size
         }
-        w.write(CRC32C.checksum(w.bytes))
-        return w.bytes
     }
 
-    /// Decodes a checkpoint, verifying its checksum and version.
+    /// Decodes a checkpoint, verifying its checksum and version, into a sensor table sized for
+    /// its count. A setting whose `up` or `down` is negative or not a number is refused: the
+    /// encoder never writes one, and the table's encoding has no room for it (``SensorTable``).
     public static func decode(_ bytes: [UInt8]) throws(DecodeError) -> PartitionState {
-        guard bytes.count >= 26, Array(bytes[0..<4]) == magic else { throw DecodeError("not a partition checkpoint") }
-        let stored = bytes.suffix(4).withUnsafeBytes { UInt32(littleEndian: $0.loadUnaligned(as: UInt32.self)) }
-        guard CRC32C.checksum(bytes.dropLast(4)) == stored else { throw DecodeError("checkpoint checksum mismatch") }
-        var r = ByteReader(Array(bytes.dropLast(4)), position: 4)
-        let version: UInt16 = try r.read()
-        guard version == formatVersion else {
-            throw DecodeError("unsupported checkpoint format version \(version) (this build reads \(formatVersion))")
-        }
-        let partition = Int(try r.read(UInt32.self))
-        let nextOffset: UInt64 = try r.read()
-        let count = try r.readCount(minimumElementSize: entrySize)
-        var sensors: [SensorID: SensorState] = [:]
-        sensors.reserveCapacity(count)
-        for _ in 0..<count {
-            let sensor: UInt64 = try r.read()
-            let setting = Setting(unchecked: try r.read(), up: try r.read(), down: try r.read())
-            let flags: UInt8 = try r.read()
-            let last: HeaterAction? = switch (flags >> 1) & 3 {
-            case 1: .on
-            case 2: .off
-            default: nil
+        let result: Result<PartitionState, DecodeError> = bytes.withUnsafeBytes { raw in
+            func u16(_ at: Int) -> UInt16 { UInt16(littleEndian: raw.loadUnaligned(fromByteOffset: at, as: UInt16.self)) }
+            func u32(_ at: Int) -> UInt32 { UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: at, as: UInt32.self)) }
+            func u64(_ at: Int) -> UInt64 { UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: at, as: UInt64.self)) }
+            func f64(_ at: Int) -> Double { Double(bitPattern: u64(at)) }
+            guard raw.count >= headerSize + 4, raw[0] == magic[0], raw[1] == magic[1], raw[2] == magic[2], raw[3] == magic[3] else {
+                return .failure(DecodeError("not a partition checkpoint"))
             }
-            sensors[sensor] = SensorState(setting: flags & 1 == 1 ? setting : nil, last: last)
+            let end = raw.count - 4
+            guard CRC32C.checksum(UnsafeRawBufferPointer(rebasing: raw[..<end])) == u32(end) else {
+                return .failure(DecodeError("checkpoint checksum mismatch"))
+            }
+            let version = u16(4)
+            guard version == formatVersion else {
+                return .failure(DecodeError("unsupported checkpoint format version \(version) (this build reads \(formatVersion))"))
+            }
+            let partition = Int(u32(6))
+            let nextOffset = u64(10)
+            let count = Int(u32(18))
+            guard count <= (end - headerSize) / entrySize else {
+                return .failure(DecodeError("count \(count) exceeds the message"))
+            }
+            guard end - headerSize == count * entrySize else { return .failure(DecodeError("trailing bytes in checkpoint")) }
+            var sensors = SensorTable(minimumCapacity: count)
+            var at = headerSize
+            for _ in 0..<count {
+                let sensor = u64(at)
+                let flags = raw[at + 32]
+                let last: HeaterAction? = switch (flags >> 1) & 3 {
+                case 1: .on
+                case 2: .off
+                default: nil
+                }
+                var setting: Setting?
+                if flags & 1 == 1 {
+                    let up = f64(at + 16), down = f64(at + 24)
+                    guard up >= 0, down >= 0 else {
+                        return .failure(DecodeError("sensor \(sensor): a setting's up and down must be >= 0"))
+                    }
+                    setting = Setting(unchecked: f64(at + 8), up: up, down: down)
+                }
+                sensors.updateValue(SensorState(setting: setting, last: last), forKey: sensor)
+                at += entrySize
+            }
+            return .success(PartitionState(partition: partition, nextOffset: nextOffset, sensors: sensors))
         }
-        guard r.isAtEnd else { throw DecodeError("trailing bytes in checkpoint") }
-        return PartitionState(partition: partition, nextOffset: nextOffset, sensors: sensors)
+        return try result.get()
     }
 
     /// Checks that `bytes` is a well-formed checkpoint of `partition` at `nextOffset`: intact

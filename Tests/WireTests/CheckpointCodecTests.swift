@@ -66,7 +66,7 @@ struct CheckpointCodecTests {
         }
         let foreign = (0...).first { Self.partitioner.partition(of: SensorID($0)) != 3 }!
         var withForeign = Self.state(partition: 3, offset: 40, count: 3).sensors
-        withForeign[SensorID(foreign)] = SensorState(setting: Setting(unchecked: 20, up: 1, down: 1), last: nil)
+        withForeign.updateValue(SensorState(setting: Setting(unchecked: 20, up: 1, down: 1), last: nil), forKey: SensorID(foreign))
         let cases: [(String, [UInt8], String)] = [
             ("empty", [], "not a partition checkpoint"),
             ("garbage", Array(repeating: 0x5A, count: 100), "not a partition checkpoint"),
@@ -107,7 +107,7 @@ struct CheckpointCodecTests {
             guard Self.error(bytes) == nil else { continue }
             let state = try CheckpointCodec.decode(bytes)
             #expect(state.partition == 3 && state.nextOffset == 40)
-            #expect(state.sensors.keys.allSatisfy { Self.partitioner.partition(of: $0) == 3 })
+            #expect(state.sensors.allSatisfy { Self.partitioner.partition(of: $0.sensor) == 3 })
         }
     }
 }
