@@ -64,10 +64,13 @@ def test_watch_follows_one_sensor_on_the_binary_feed(cluster):
     watch = subprocess.Popen([BIN, "watch", "--publish", cluster.publish_url, "--sensor", "42", "--count", "3"],
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
+        # 30 is above the band (off), 10 below it (on): every reading flips both heaters.
         temperature = 30.0
-        while watch.poll() is None:
+        for _ in range(200):
+            if watch.poll() is not None:
+                break
             cluster.send_all([{"sensor": 43, "temperature": temperature}, {"sensor": 42, "temperature": temperature}])
-            temperature = 50.0 - temperature
+            temperature = 40.0 - temperature
             cluster.wait(cluster.caught_up, what="the readings are processed")
         out, err = watch.communicate(timeout=10)
     finally:
