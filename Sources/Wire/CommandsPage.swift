@@ -53,11 +53,8 @@ extension CommandsReply {
         w.write(next)
         w.write(UInt32(commands.count))
         for entry in commands {
-            w.write(entry.offset)
-            w.write(entry.sensor)
-            w.write(entry.partition)
-            w.write(entry.inputOffset)
-            w.write(entry.action)
+            FeedBatch.writeRecord(offset: entry.offset, sensor: entry.sensor, partition: entry.partition, inputOffset: entry.inputOffset,
+                                  action: entry.action == HeaterAction.on.rawValue ? .on : .off, into: &w)
         }
         return w.finish()
     }
@@ -81,13 +78,9 @@ extension CommandsReply {
         var commands: [Entry] = []
         commands.reserveCapacity(count)
         for _ in 0..<count {
-            let offset = try r.read(UInt64.self)
-            let sensor = try r.read(UInt64.self)
-            let partition = try r.read(UInt32.self)
-            let input = try r.read(UInt64.self)
-            let raw = try r.read(UInt8.self)
-            guard let action = HeaterAction(rawValue: raw) else { throw DecodeError("commands page record with action \(raw)") }
-            commands.append(Entry(offset: offset, sensor: sensor, action: raw, heater: action.name, partition: partition, inputOffset: input))
+            let record = try FeedBatch.readRecord(&r)
+            commands.append(Entry(offset: record.offset, sensor: record.sensor, action: record.action.rawValue, heater: record.action.name,
+                                  partition: record.partition, inputOffset: record.inputOffset))
         }
         return CommandsReply(commands: commands, next: next, start: start, end: end)
     }

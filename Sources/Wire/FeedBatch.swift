@@ -46,11 +46,8 @@ public enum FeedBatch {
             w.write(UInt32(count))
             for _ in 0..<count {
                 guard let event = iterator.next() else { break }
-                w.write(event.commandOffset ?? UInt64.max)
-                w.write(event.sensor)
-                w.write(UInt32(truncatingIfNeeded: event.partition))
-                w.write(event.inputOffset)
-                w.write(event.action.rawValue)
+                writeRecord(offset: event.commandOffset ?? UInt64.max, sensor: event.sensor, partition: UInt32(truncatingIfNeeded: event.partition),
+                            inputOffset: event.inputOffset, action: event.action, into: &w)
             }
             messages.append(w.finish())
         }
@@ -77,18 +74,32 @@ public enum FeedBatch {
         var events: [CommandEvent] = []
         events.reserveCapacity(count)
         for _ in 0..<count {
-            let offset = try r.read(UInt64.self)
-            let sensor = try r.read(UInt64.self)
-            let partition = try r.read(UInt32.self)
-            let input = try r.read(UInt64.self)
-            let raw = try r.read(UInt8.self)
-            guard let action = HeaterAction(rawValue: raw) else {
-                throw DecodeError("binary feed record with action \(raw) (0 on, 1 off)")
-            }
-            events.append(CommandEvent(sensor: sensor, action: action, partition: Int(partition), inputOffset: input,
-                                       commandOffset: offset == UInt64.max ? nil : offset))
+            let record = try readRecord(&r)
+            events.append(CommandEvent(sensor: record.sensor, action: record.action, partition: Int(record.partition), inputOffset: record.inputOffset,
+                                       commandOffset: record.offset == UInt64.max ? nil : record.offset))
         }
         return events
+    }
+
+    /// One 29-byte command record, as the binary feed and the binary command-log pages hold it.
+    static func writeRecord(offset: UInt64, sensor: UInt64, partition: UInt32, inputOffset: UInt64, action: HeaterAction, into w: inout ByteWriter) {
+        w.write(offset)
+        w.write(sensor)
+        w.write(partition)
+        w.write(inputOffset)
+        w.write(action.rawValue)
+    }
+
+    static func readRecord(_ r: inout ByteReader) throws(DecodeError) -> (offset: UInt64, sensor: UInt64, partition: UInt32, inputOffset: UInt64, action: HeaterAction) {
+        let offset = try r.read(UInt64.self)
+        let sensor = try r.read(UInt64.self)
+        let partition = try r.read(UInt32.self)
+        let input = try r.read(UInt64.self)
+        let raw = try r.read(UInt8.self)
+        guard let action = HeaterAction(rawValue: raw) else {
+            throw DecodeError("binary feed record with action \(raw) (0 on, 1 off)")
+        }
+        return (offset, sensor, partition, input, action)
     }
 
     /// The commands of any feed message, text or binary.
