@@ -5,7 +5,13 @@ import Wire
 /// Turning the partition table's directives into work for workers, and the ends of memberships.
 extension CoordinatorCore {
     /// Applies the table's directives for the current membership, queueing work for workers.
+    ///
+    /// Workers are woken once every directive is queued: a worker woken after its first
+    /// assignment would be sent that one alone, with batches for the partitions whose
+    /// assignments were not queued yet (which it must ignore), and wait a poll for the rest.
     mutating func rebalance(now: Nanoseconds) {
+        var woken: [WorkerID] = []
+        defer { for worker in woken { wake(worker) } }
         for directive in table.rebalance(active: membership.active) {
             switch directive {
             case .assign(let partition, let worker, let epoch):
@@ -19,12 +25,12 @@ extension CoordinatorCore {
                 pendingAssigns[worker, default: []].append(Assign(partition: UInt32(partition), epoch: epoch, nextOffset: start, state: state))
                 counters.partitionMoves += 1
                 log(.info, "partition assigned", ["partition": "\(partition)", "epoch": "\(epoch)", "worker": worker, "from_offset": "\(start)"])
-                wake(worker)
+                if !woken.contains(worker) { woken.append(worker) }
             case .revoke(let partition, let worker, let epoch):
                 pendingRevokes[worker, default: []].append(PartitionEpoch(partition: UInt32(partition), epoch: epoch))
                 if pausedSince[partition] == nil { pausedSince[partition] = now }
                 log(.info, "partition revoked (handover)", ["partition": "\(partition)", "epoch": "\(epoch)", "worker": worker])
-                wake(worker)
+                if !woken.contains(worker) { woken.append(worker) }
             }
         }
     }

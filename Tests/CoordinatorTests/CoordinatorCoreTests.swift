@@ -84,6 +84,31 @@ struct CoordinatorCoreTests {
         #expect(core.membership.isMember("a", incarnation: a.incarnation))
     }
 
+    /// A failover hands the survivor every partition of the dead worker in one reply, and no
+    /// batch for a partition whose assignment it has not been sent (it would have to ignore it
+    /// and wait a poll for the rest).
+    @Test func aFailoverSendsEveryAssignmentInTheFirstReply() throws {
+        let items = [Self.setting(0), Self.setting(1), Self.setting(2), Self.setting(3)]
+        var (core, _) = try Self.coreWithOwner(items: items)
+        #expect(Set((0..<4).map { core.partitioner.partition(of: SensorID($0)) }).count == 2, "items in both partitions")
+        guard case .reply(.welcome(let b)) = core.handle(.hello(Hello(worker: "b")), pipe: 8, now: 2) else { throw CancellationError() }
+        _ = core.takeActions()
+        guard case .park = core.handle(.poll(Poll(worker: "b", incarnation: b.incarnation)), pipe: 8, now: 2) else {
+            Issue.record("b has no work while a holds everything: its poll is parked")
+            return
+        }
+        core.pipeRemoved(7, now: 3)
+        let answers = core.takeActions().compactMap { action -> Work? in
+            if case .answer("b", .work(let work)) = action { return work }
+            return nil
+        }
+        let work = try #require(answers.first)
+        #expect(answers.count == 1)
+        #expect(Set(work.assigns.map(\.partition)) == [0, 1])
+        #expect(Set(work.batches.map(\.partition)).isSubset(of: Set(work.assigns.map(\.partition))))
+        #expect(work.batches.reduce(0) { $0 + $1.items.count } == 4, "the items of both partitions go with their assignments")
+    }
+
     @Test func aHelloUnderALiveMembersNameOnAnotherConnectionIsRefused() throws {
         var (core, incarnation) = try Self.coreWithOwner()
         guard case .reply(let reply) = core.handle(.hello(Hello(worker: "a")), pipe: 8, now: 2) else { throw CancellationError() }
