@@ -183,7 +183,7 @@ let package = Package(
         .testTarget(
             name: "ObservabilityTests",
             dependencies: [
-                "Observability", "ObservabilityHTTP", "Wire",
+                "Observability", "ObservabilityHTTP", "Wire", "Control",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),

@@ -1,14 +1,17 @@
 #!/usr/bin/env python3
-"""The standard benchmark scenarios, on this machine: each starts a fresh local cluster (a
-coordinator and two workers, --fsync interval, checkpoints every second), drives it with
-`thermoshard bench`, and records the figures. Writes the results as JSON and regenerates
-docs/benchmarks.md from them (the median of --runs runs for each figure).
+"""The standard benchmark scenarios of issue 10, on this machine: each starts a fresh local
+cluster (a coordinator and two workers unless a scenario says otherwise, --fsync interval,
+checkpoints every second, the binary feed), drives it with `thermoshard bench`, and records the
+figures. Writes the results as JSON and regenerates docs/benchmarks.md from them (the median of
+--runs runs for each figure).
 
-    cluster/bench [--runs 3] [--quick] [--out run/bench.json] [--no-docs] [--tls-cost]
+    cluster/bench [--runs 3] [--quick] [--out run/bench.json] [--no-docs] [--only a,b] [--tls-cost]
 
-Scenarios: max throughput (binary, JSON), latency at fixed rates, worker memory per sensor at
-1M and 10M sensors, failover of a worker holding 1M sensors, checkpoint overhead, and the
-coordinator's throughput as the partition count grows. Benchmarks are never pass/fail."""
+Scenarios: the plain C pipeline of ../shared/limit (right before each binary throughput run,
+for the ratio), max throughput (binary, JSON), latency at 100k and 1M readings/s, checkpoint
+cost, throughput at P=64 and P=4096 with 2 and with 8 workers, worker memory per sensor at 1M
+and 10M sensors, failover of a worker holding 1M sensors (median and max of 5), `commands
+--follow` read rate, and the PUB feed at 500k commands/s. Benchmarks are never pass/fail."""
 import argparse
 import json
 import os
@@ -58,7 +61,8 @@ class Run:
             self.cluster.ingest_url = self.cluster.ingest_url.replace("tcp://", "tls+tcp://", 1)
             self.cluster.publish_url = self.cluster.publish_url.replace("tcp://", "tls+tcp://", 1)
             self.cluster.client_args = ["--tls-cert", str(certs / "client.pem"), "--tls-key", str(certs / "client.key"), "--tls-ca", str(certs / "ca.pem")]
-        self.cluster.start_coordinator("--fsync", fsync, "--max-buffered", "20000000")
+        # The binary feed: the batched PUB format (the text feed is one message per command).
+        self.cluster.start_coordinator("--fsync", fsync, "--max-buffered", "20000000", "--feed", "binary")
         self.names = self.cluster.start_workers(workers)
 
     def __enter__(self):
@@ -81,20 +85,46 @@ def median_of(runs, key):
     return statistics.median(values) if values else None
 
 
-def throughput(root, fmt, runs, seconds, sensors=100_000, batch=None, partitions=64, checkpoint="1s", tls=None):
-    results = []
+def c_floor(readings=50_000_000, sensors=100_000):
+    """The plain C pipeline of ../shared/limit (the same hops with nothing else), once."""
+    source = REPO.parent / "shared" / "limit" / "pipeline.c"
+    binary = Path(tempfile.gettempdir()) / "thermoshard-limit-pipeline"
+    if not source.exists():
+        return None
+    if not binary.exists() or binary.stat().st_mtime < source.stat().st_mtime:
+        subprocess.run(["gcc", "-O2", str(source), "-lnng", "-o", str(binary)], check=True)
+    out = subprocess.run([str(binary), str(readings), str(sensors)], capture_output=True, text=True, timeout=300)
+    for line in out.stdout.splitlines():
+        if line.startswith("limit:"):
+            return float(line.rsplit("=", 1)[1].split()[0])
+    raise RuntimeError(f"pipeline printed no figure: {out.stdout[-500:]} {out.stderr[-500:]}")
+
+
+def throughput(root, fmt, runs, seconds, sensors=100_000, batch=None, partitions=64, workers=2, checkpoint="1s", tls=None, floor=False):
+    """End-to-end throughput, a fresh cluster per run. With `floor`, the C pipeline runs right
+    before each run, so every run has its own ratio."""
+    results, floors = [], []
     for i in range(runs):
-        with Run(root, f"tp-{fmt}-{partitions}-{checkpoint}-{tls}-{i}", partitions=partitions, checkpoint=checkpoint, tls=tls) as cluster:
+        if floor:
+            floors.append(c_floor())
+        with Run(root, f"tp-{fmt}-{partitions}-{workers}-{checkpoint}-{tls}-{i}", partitions=partitions, workers=workers,
+                 checkpoint=checkpoint, tls=tls) as cluster:
             args = ["--format", fmt, "--sensors", sensors, "--duration", seconds, "--connections", 2]
             if batch:
                 args += ["--batch", batch]
             results.append(bench(cluster, *args))
-    return {
+    out = {
+        "partitions": partitions, "workers": workers,
         "accepted_per_second": median_of(results, "accepted_per_second"),
         "end_to_end_per_second": median_of(results, "end_to_end_per_second"),
         "runs": [{k: r[k] for k in ("accepted_per_second", "end_to_end_per_second", "accepted")} for r in results],
         "command": f"thermoshard bench --format {fmt} --sensors {sensors} --duration {seconds} --connections 2" + (f" --batch {batch}" if batch else ""),
     }
+    if floor and all(floors):
+        ratios = [(r["end_to_end_per_second"] or 0) / f for r, f in zip(results, floors)]
+        out.update(c_floor_per_second=statistics.median(floors), c_floor_runs=[round(f) for f in floors],
+                   ratio_to_c=round(statistics.median(ratios), 4))
+    return out
 
 
 def latency(root, rate, runs, seconds, sensors=100_000, tls=None):
@@ -107,6 +137,7 @@ def latency(root, rate, runs, seconds, sensors=100_000, tls=None):
         "rate": rate,
         "latency_us": {k: statistics.median(r["latency_us"][k] for r in results) for k in keys},
         "samples": sum(r["latency_us"]["count"] for r in results),
+        "sustained_per_second": median_of(results, "end_to_end_per_second"),
         "command": f"thermoshard bench --format binary --sensors {sensors} --rate {rate} --duration {seconds}",
     }
 
@@ -119,7 +150,7 @@ def memory(root, sensors):
         after = sum(rss_kib(p.pid) for p in cluster.workers.values())
         return {"sensors": sensors, "worker_rss_mib": round(after / 1024, 1), "baseline_rss_mib": round(before / 1024, 1),
                 "bytes_per_sensor": round((after - before) * 1024 / sensors, 1),
-                "command": f"thermoshard bench --sensors {sensors} --readings {sensors} --batch 10000; VmRSS of both workers"}
+                "command": f"thermoshard bench --sensors {sensors} --readings {sensors} --batch 10000; VmRSS of both workers, minus before"}
 
 
 def failover(root, sensors_per_worker, runs):
@@ -150,6 +181,46 @@ def failover(root, sensors_per_worker, runs):
             "command": f"bench --sensors {2 * sensors_per_worker} --readings {2 * sensors_per_worker}; 50k readings/s in the background; SIGKILL w1; poll status until w2 owns every partition and has processed past the heads at the kill"}
 
 
+def follow(root, runs, readings=3_000_000):
+    """`thermoshard commands --from 0 --follow` read by one process: commands/s until it has
+    printed every command of a bench run (every bench reading causes one)."""
+    rates = []
+    for i in range(runs):
+        with Run(root, f"follow-{i}") as cluster:
+            expected = bench(cluster, "--format", "binary", "--sensors", 100_000, "--readings", readings, "--batch", 10000,
+                             timeout=600)["accepted"]
+            reader = subprocess.Popen([BIN, "commands", "--admin", cluster.admin_url, "--from", "0", "--follow"],
+                                      stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+            started, lines = time.monotonic(), 0
+            try:
+                while lines < expected:
+                    chunk = reader.stdout.read1(1 << 20)
+                    if not chunk:
+                        raise RuntimeError(f"commands --follow ended after {lines} of {expected} commands")
+                    lines += chunk.count(b"\n")
+                    if time.monotonic() - started > 120:
+                        raise RuntimeError(f"commands --follow: {lines} of {expected} after 120 s")
+                rates.append(lines / (time.monotonic() - started))
+            finally:
+                reader.kill()
+                reader.wait()
+    return {"commands": readings, "per_second": round(statistics.median(rates)), "runs": [round(r) for r in rates],
+            "command": f"bench --readings {readings}; then time `thermoshard commands --from 0 --follow` (text) until it printed every command"}
+
+
+def feed(root, rate, runs, seconds):
+    """The binary PUB feed at a fixed command rate (every bench reading causes a command): how
+    many of the commands one subscriber (the bench's own) received, and the gaps it saw."""
+    results = []
+    for i in range(runs):
+        with Run(root, f"feed-{rate}-{i}") as cluster:
+            results.append(bench(cluster, "--format", "binary", "--sensors", 100_000, "--rate", rate, "--duration", seconds))
+    return {"rate": rate,
+            "runs": [{k: r[k] for k in ("commands_expected", "commands_received", "feed_gaps", "feed_per_second", "end_to_end_per_second")} for r in results],
+            "all_received": all(r["commands_received"] == r["commands_expected"] and r["feed_gaps"] == 0 for r in results),
+            "command": f"thermoshard bench --format binary --sensors 100000 --rate {rate} --duration {seconds} (coordinator --feed binary)"}
+
+
 def machine():
     cpu = next((l.split(":", 1)[1].strip() for l in Path("/proc/cpuinfo").read_text().splitlines() if l.startswith("model name")), "?")
     mem = next((l.split()[1] for l in Path("/proc/meminfo").read_text().splitlines() if l.startswith("MemTotal")), "0")
@@ -165,6 +236,7 @@ def main():
     parser.add_argument("--quick", action="store_true", help="one run each, short, 1M sensors only (a smoke run)")
     parser.add_argument("--out", default=str(REPO / "run" / "bench.json"))
     parser.add_argument("--no-docs", action="store_true", help="do not rewrite docs/benchmarks.md")
+    parser.add_argument("--only", help="comma-separated scenario name prefixes (e.g. throughput_binary,latency); implies --no-docs")
     parser.add_argument("--tls-cost", action="store_true",
                         help="only the cost of TLS: throughput and latency at 10k/s, plain, TLS on the cluster port, TLS on the data path (JSON to --out; docs untouched)")
     args = parser.parse_args()
@@ -183,27 +255,35 @@ def main():
         print(f"results: {args.out}")
         return
 
+    only = set(args.only.split(",")) if args.only else None
+
     def step(name, fn, *a, **k):
+        if only is not None and not any(name.startswith(o) for o in only):
+            return
         print(f"== {name}", flush=True)
         started = time.monotonic()
         results[name] = fn(*a, **k)
         print(f"   {json.dumps(results[name])[:300]} ({time.monotonic() - started:.0f} s)", flush=True)
 
-    step("throughput_binary", throughput, root, "binary", runs, seconds, batch=10000)
+    step("throughput_binary", throughput, root, "binary", runs, seconds, batch=10000, floor=True)
     step("throughput_json", throughput, root, "json", runs, seconds, batch=1000)
-    step("latency_10k", latency, root, 10_000, runs, seconds)
     step("latency_100k", latency, root, 100_000, runs, seconds)
+    step("latency_1m", latency, root, 1_000_000, runs, seconds)
     step("checkpoints_off", throughput, root, "binary", runs, seconds, batch=10000, checkpoint="60m")
-    for partitions in (64, 512, 4096):
-        step(f"partitions_{partitions}", throughput, root, "binary", 1, seconds, batch=10000, partitions=partitions)
+    for workers in (2, 8):
+        for partitions in (64, 4096):
+            step(f"partitions_{partitions}_workers_{workers}", throughput, root, "binary", runs, seconds, batch=10000,
+                 partitions=partitions, workers=workers)
     step("memory_1m", memory, root, 1_000_000)
     if not args.quick:
         step("memory_10m", memory, root, 10_000_000)
-    step("failover_1m", failover, root, 1_000_000, 1 if args.quick else min(runs, 3))
+    step("failover_1m", failover, root, 1_000_000, 1 if args.quick else max(runs, 5))
+    step("follow", follow, root, runs)
+    step("feed_500k", feed, root, 500_000, runs, seconds)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(results, indent=2))
     print(f"results: {args.out}")
-    if not args.no_docs:
+    if not args.no_docs and not args.only:
         subprocess.run([sys.executable, str(HERE / "bench_report.py"), args.out, str(REPO / "docs" / "benchmarks.md")], check=True)
 
 
