@@ -1,3 +1,5 @@
+import CCRC32C
+
 /// Little-endian byte writing and reading for the binary formats (ingest batches, cluster
 /// frames, checkpoints, the journal and the command log). Reads without copying.
 ///
@@ -193,7 +195,18 @@ public enum CRC32C {
         return table
     }()
 
+    /// Whether the CPU's CRC-32C instruction is used (x86-64 with SSE 4.2; CCRC32C), about four
+    /// times as fast as the tables.
+    public static let hardware = thermoshard_crc32c_available() == 1
+
     public static func checksum(_ bytes: UnsafeRawBufferPointer, seed: UInt32 = 0) -> UInt32 {
+        guard hardware, let base = bytes.baseAddress else { return tableChecksum(bytes, seed: seed) }
+        return ~thermoshard_crc32c_update(~seed, base, bytes.count)
+    }
+
+    /// The same CRC from the tables, eight bytes a step (slicing-by-8): where the CPU has no
+    /// instruction for it, and in tests as the reference.
+    public static func tableChecksum(_ bytes: UnsafeRawBufferPointer, seed: UInt32 = 0) -> UInt32 {
         var crc = ~seed
         flat.withUnsafeBufferPointer { t in
             var i = 0

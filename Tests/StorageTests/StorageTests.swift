@@ -258,6 +258,28 @@ struct CRC32CTests {
             }
             #expect(CRC32C.checksum(bytes[..<length]) == ~crc)
             #expect(CRC32C.checksum(Array(bytes[1..<max(1, length)])) == CRC32C.checksum(bytes[1..<max(1, length)]))
+            bytes[..<length].withUnsafeBytes { #expect(CRC32C.tableChecksum($0) == ~crc) }
+        }
+    }
+
+    /// The CPU's instruction (where there is one) and the tables agree at every length,
+    /// alignment and seed: the seed chains a CRC over pieces.
+    @Test func instructionEqualsTables() {
+        var state: UInt64 = 11
+        let bytes = (0..<4099).map { _ -> UInt8 in
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            return UInt8(truncatingIfNeeded: state >> 33)
+        }
+        bytes.withUnsafeBytes { all in
+            for start in 0..<9 {
+                for length in [0, 1, 3, 8, 15, 16, 17, 255, 1024, 4090 - start] {
+                    let piece = UnsafeRawBufferPointer(rebasing: all[start..<(start + length)])
+                    #expect(CRC32C.checksum(piece) == CRC32C.tableChecksum(piece), "start \(start), length \(length)")
+                    #expect(CRC32C.checksum(piece, seed: 0xDEAD_BEEF) == CRC32C.tableChecksum(piece, seed: 0xDEAD_BEEF))
+                }
+            }
+            let first = UnsafeRawBufferPointer(rebasing: all[..<1000]), rest = UnsafeRawBufferPointer(rebasing: all[1000...])
+            #expect(CRC32C.checksum(rest, seed: CRC32C.checksum(first)) == CRC32C.checksum(all))
         }
     }
 }
