@@ -118,7 +118,8 @@ def throughput(root, fmt, runs, seconds, sensors=100_000, batch=None, partitions
         "accepted_per_second": median_of(results, "accepted_per_second"),
         "end_to_end_per_second": median_of(results, "end_to_end_per_second"),
         "runs": [{k: r[k] for k in ("accepted_per_second", "end_to_end_per_second", "accepted")} for r in results],
-        "command": f"thermoshard bench --format {fmt} --sensors {sensors} --duration {seconds} --connections 2" + (f" --batch {batch}" if batch else ""),
+        "command": f"thermoshard bench --format {fmt} --sensors {sensors} --duration {seconds} --connections 2" + (f" --batch {batch}" if batch else "")
+                   + f" (P={partitions}, {workers} workers, checkpoints every {checkpoint})",
     }
     if floor and all(floors):
         ratios = [(r["end_to_end_per_second"] or 0) / f for r, f in zip(results, floors)]
@@ -143,14 +144,23 @@ def latency(root, rate, runs, seconds, sensors=100_000, tls=None):
 
 
 def memory(root, sensors):
+    """Resident memory of both workers per sensor, minus the empty processes: sampled 20 times
+    over 2 s after the load (checkpoint rounds come and go: the median is the steady size, the
+    maximum its peak)."""
     with Run(root, f"mem-{sensors}") as cluster:
         before = sum(rss_kib(p.pid) for p in cluster.workers.values())
         bench(cluster, "--format", "binary", "--sensors", sensors, "--readings", sensors, "--batch", 10000, timeout=1200)
-        time.sleep(2.5)  # two checkpoint intervals: steady state including checkpoint buffers
-        after = sum(rss_kib(p.pid) for p in cluster.workers.values())
-        return {"sensors": sensors, "worker_rss_mib": round(after / 1024, 1), "baseline_rss_mib": round(before / 1024, 1),
+        time.sleep(1.5)  # a checkpoint round has covered every partition
+        samples = []
+        for _ in range(20):
+            samples.append(sum(rss_kib(p.pid) for p in cluster.workers.values()))
+            time.sleep(0.1)
+        after, peak = statistics.median(samples), max(samples)
+        return {"sensors": sensors, "worker_rss_mib": round(after / 1024, 1), "peak_rss_mib": round(peak / 1024, 1),
+                "baseline_rss_mib": round(before / 1024, 1),
                 "bytes_per_sensor": round((after - before) * 1024 / sensors, 1),
-                "command": f"thermoshard bench --sensors {sensors} --readings {sensors} --batch 10000; VmRSS of both workers, minus before"}
+                "peak_bytes_per_sensor": round((peak - before) * 1024 / sensors, 1),
+                "command": f"thermoshard bench --sensors {sensors} --readings {sensors} --batch 10000; VmRSS of both workers, minus before, median of 20 samples over 2 s"}
 
 
 def failover(root, sensors_per_worker, runs):
@@ -205,7 +215,7 @@ def follow(root, runs, readings=3_000_000):
                 reader.kill()
                 reader.wait()
     return {"commands": readings, "per_second": round(statistics.median(rates)), "runs": [round(r) for r in rates],
-            "command": f"bench --readings {readings}; then time `thermoshard commands --from 0 --follow` (text) until it printed every command"}
+            "command": f"bench --readings {readings}; then thermoshard commands --from 0 --follow (text), timed until it printed every command"}
 
 
 def feed(root, rate, runs, seconds):

@@ -63,16 +63,26 @@ def render(r):
         if key in r:
             mem = r[key]
             row(f"worker memory at {mem['sensors']:,} sensors", "<= 64 B/sensor",
-                f"{mem['bytes_per_sensor']:.0f} B/sensor ({mem['worker_rss_mib']} MiB RSS, both workers)", mem["bytes_per_sensor"] <= 64)
+                f"{mem['bytes_per_sensor']:.0f} B/sensor ({mem['worker_rss_mib']} MiB RSS, both workers; peak {mem.get('peak_bytes_per_sensor', mem['bytes_per_sensor']):.0f} B/sensor)", mem["bytes_per_sensor"] <= 64)
     if "failover_1m" in r:
         fo = r["failover_1m"]
         row("failover of a worker holding 1M sensors, replay included", "< 300 ms (median and max of 5)",
             f"median {fo['median_ms']} ms, max {fo['max_ms']} ms ({len(fo['ms'])} runs)", fo["max_ms"] < 300)
     if "checkpoints_off" in r and "throughput_binary" in r:
-        off = r["checkpoints_off"]["end_to_end_per_second"] or 0
-        on = r["throughput_binary"]["end_to_end_per_second"] or 0
+        off_runs = [x["end_to_end_per_second"] or 0 for x in r["checkpoints_off"]["runs"]]
+        on_runs = [x["end_to_end_per_second"] or 0 for x in r["throughput_binary"]["runs"]]
+        off, on = r["checkpoints_off"]["end_to_end_per_second"] or 0, r["throughput_binary"]["end_to_end_per_second"] or 0
         cost = (1 - on / off) * 100 if off else 0
-        row("checkpoint cost at 1 s", "< 3 % of throughput", f"{cost:.1f} % ({fmt(on)} /s with, {fmt(off)} /s without)", cost < 3)
+        # Fresh clusters on a shared machine spread by tens of percent: a cost inside the spread
+        # of the runs is not resolved, whatever its sign.
+        spread = (max(off_runs + on_runs) - min(off_runs + on_runs)) / off * 100 if off else 0
+        resolved = abs(cost) > spread
+        measured = (f"{cost:.1f} % ({fmt(on)} /s with, {fmt(off)} /s without; runs with {', '.join(fmt(x) for x in on_runs)}, "
+                    f"without {', '.join(fmt(x) for x in off_runs)})")
+        if not resolved:
+            rows.append(f"| checkpoint cost at 1 s | < 3 % of throughput | {measured}: not resolved, the runs spread by {spread:.0f} % | unresolved |")
+        else:
+            row("checkpoint cost at 1 s", "< 3 % of throughput", measured, cost < 3)
     if "follow" in r:
         fl = r["follow"]
         row("`commands --follow`, one reader", ">= 1,000,000 commands/s", f"{fmt(fl['per_second'])} /s (runs {', '.join(fmt(x) for x in fl['runs'])})", fl["per_second"] >= 1e6)
