@@ -251,7 +251,9 @@ function drawPartitions(snap) {
   const canvas = $("partitions"), n = snap.partition_count;
   // Cells as large as fit about 240 px of height, filling the width (4,096 partitions: 7 px).
   const width = canvas.clientWidth, cell = Math.max(3, Math.min(40, Math.floor(Math.sqrt(width * 240 / n))));
-  const cols = Math.max(1, Math.floor(width / cell)), rows = Math.ceil(n / cols), height = Math.max(20, rows * cell);
+  // As many rows as the width needs, then the columns spread evenly over them (64 cells that fit
+  // 21 to a row are 4 rows of 16, not 3 of 21 and one straggler).
+  const rows = Math.ceil(n / Math.max(1, Math.floor(width / cell))), cols = Math.ceil(n / rows), height = Math.max(20, rows * cell);
   canvas.setAttribute("height", String(height));
   const { ctx } = fit(canvas);
   const maxLag = Math.max(1, ...snap.lags);
