@@ -33,6 +33,8 @@ public struct WorkerEngine: Sendable {
     public var ownedPartitions: [Int] { partitions.keys.sorted() }
     /// The epoch this worker holds `partition` under, nil if it does not hold it.
     public func epoch(of partition: Int) -> UInt64? { partitions[partition]?.epoch }
+    /// The offset this worker has processed `partition` up to, nil if it does not hold it.
+    public func nextOffset(of partition: Int) -> UInt64? { partitions[partition]?.state.nextOffset }
     public var sensorCount: Int { partitions.values.reduce(0) { $0 + $1.state.sensors.count } }
 
     /// Carries out one reply: assignments first, then batches, then revocations.
@@ -118,25 +120,34 @@ public struct WorkerEngine: Sendable {
         return strays.insert(PartitionEpoch(partition: batch.partition, epoch: batch.epoch)).inserted
     }
 
-    /// Where the last bounded checkpoint round stopped, so the next one goes on from there.
-    private var checkpointCursor = 0
+    /// The partitions of the checkpoint round in progress that it has not checkpointed yet.
+    private var checkpointRound: [Int] = []
 
     /// Snapshots the partitions that changed since their last checkpoint, up to about
-    /// `sensorBudget` sensors in one call (at least one partition), going round the partitions
-    /// so that every one gets its turn. Returns whether changed partitions remain. The budget
-    /// keeps one poll cycle short with millions of sensors, so the worker's polls (its
-    /// heartbeats) keep coming while it checkpoints.
+    /// `sensorBudget` sensors in one call (at least one partition). A round is the partitions
+    /// that had changed when it began, each checkpointed once; it ends when they all are,
+    /// however busy they stay meanwhile (under load every partition changes all the time, so
+    /// "until none has changed" would never end, and the worker would checkpoint without a
+    /// pause). Returns whether the round goes on. The budget keeps one poll cycle short with
+    /// millions of sensors, so the worker's polls (its heartbeats) keep coming while it
+    /// checkpoints.
     @discardableResult
     public mutating func checkpointChanged(sensorBudget: Int = .max) -> Bool {
-        let changed = partitions.keys.sorted().filter { partitions[$0]!.checkpointed != partitions[$0]!.state.nextOffset }
-        guard !changed.isEmpty else { return false }
-        let start = changed.firstIndex { $0 >= checkpointCursor } ?? 0
+        if checkpointRound.isEmpty {
+            checkpointRound = partitions.keys.sorted().filter { partitions[$0]!.checkpointed != partitions[$0]!.state.nextOffset }
+        }
         var spent = 0
         var taken = 0
-        for partition in changed[start...] + changed[..<start] {
-            let owned = partitions[partition]!
+        var done = 0
+        for partition in checkpointRound {
+            // Moved away, or already checkpointed (a revocation) since the round began.
+            guard let owned = partitions[partition], owned.checkpointed != owned.state.nextOffset else {
+                done += 1
+                continue
+            }
             if owned.state.sensors.count > ClusterProtocol.maximumPartitionSensors {
                 anomalies.append("partition \(partition) holds \(owned.state.sensors.count) sensors, more than a checkpoint can carry (\(ClusterProtocol.maximumPartitionSensors)); it is not checkpointed: create the data directory with more partitions")
+                done += 1
                 continue
             }
             if taken > 0, spent + owned.state.sensors.count > sensorBudget { break }
@@ -144,9 +155,10 @@ public struct WorkerEngine: Sendable {
             partitions[partition]!.checkpointed = owned.state.nextOffset
             spent += owned.state.sensors.count
             taken += 1
-            checkpointCursor = partition + 1
+            done += 1
         }
-        return taken < changed.count
+        checkpointRound.removeFirst(done)
+        return !checkpointRound.isEmpty
     }
 
     /// Everything owed to the coordinator since the last poll.

@@ -64,6 +64,35 @@ struct WorkerEngineTests {
         #expect(engine.checkpointChanged(sensorBudget: 1) == false)
     }
 
+    /// Under load every partition changes between two polls; a round still ends once each of
+    /// the partitions it began with is checkpointed, so the worker checkpoints once per interval
+    /// rather than all the time.
+    @Test func aCheckpointRoundEndsWhileEveryPartitionKeepsChanging() {
+        var engine = WorkerEngine()
+        let partitions = [0, 1, 2, 3]
+        engine.apply(Work(assigns: partitions.map { Self.assign($0) },
+                          batches: partitions.map { Self.batch($0, sensors: 100, base: UInt64($0) * 1000) }))
+        _ = engine.takePoll(worker: "w", incarnation: 1)
+        var taken: [UInt32] = []
+        var calls = 0
+        var more = true
+        while more, calls < 10 {
+            more = engine.checkpointChanged(sensorBudget: 150)
+            calls += 1
+            taken += engine.takePoll(worker: "w", incarnation: 1).checkpoints.map(\.partition)
+            // Every partition gets a new reading before the next poll.
+            engine.apply(Work(batches: partitions.map { p in
+                Batch(partition: UInt32(p), epoch: 1, firstOffset: engine.nextOffset(of: p)!, items: [.reading(sensor: UInt64(p) * 1000, temperature: 10)])
+            }))
+            _ = engine.takePoll(worker: "w", incarnation: 1)
+        }
+        #expect(taken == [0, 1, 2, 3], "each partition once, one a call (150 sensors a call)")
+        #expect(!more)
+        // The next round, when the session starts one, takes them all again.
+        #expect(engine.checkpointChanged() == false)
+        #expect(engine.takePoll(worker: "w", incarnation: 1).checkpoints.count == 4)
+    }
+
     @Test func revocationCheckpointsAndReleases() {
         var engine = WorkerEngine()
         engine.apply(Work(assigns: [Self.assign(7, epoch: 2)], batches: [Self.batch(7, sensors: 3, base: 1, epoch: 2)]))
