@@ -376,24 +376,38 @@ $("partitions").addEventListener("mousemove", (ev) => {
 });
 $("partitions").addEventListener("mouseleave", () => { $("tip").style.display = "none"; });
 
+// The stream and the history can both hold an event (it is opened first, so that nothing that
+// happens while the history loads is in neither): kept once, in time order.
+function eventKey(e) { return e.t + "|" + e.kind + "|" + (e.worker || "") + "|" + e.detail; }
+function addEvents(list) {
+  const seen = new Set(state.events.map(eventKey));
+  for (const e of list) { const k = eventKey(e); if (!seen.has(k)) { seen.add(k); state.events.push(e); } }
+  state.events.sort((a, b) => a.t - b.t);
+  if (state.events.length > 500) state.events.splice(0, state.events.length - 500);
+}
+
 async function start() {
-  try {
-    const h = await (await fetch("/api/history")).json();
-    state.points = h.points || []; state.events = h.events || [];
-    state.control = await (await fetch("/api/control")).json();
-  } catch (e) { /* the stream below fills in */ }
-  renderEvents(); drawCharts(); drawControl();
   const source = new EventSource("/api/events");
   source.onopen = () => { $("conn").textContent = "live"; };
   source.onerror = () => { $("conn").textContent = "reconnecting…"; };
   source.addEventListener("snapshot", (m) => { onSnapshot(JSON.parse(m.data)); $("conn").textContent = "live · " + clock(Date.now()); });
-  source.addEventListener("event", (m) => { state.events.push(JSON.parse(m.data)); if (state.events.length > 500) state.events.shift(); renderEvents(); drawTimeline(); });
+  source.addEventListener("event", (m) => { addEvents([JSON.parse(m.data)]); renderEvents(); drawTimeline(); });
   source.addEventListener("control", (m) => {
     const r = JSON.parse(m.data);
     if (!state.control.length || state.control[state.control.length - 1].time_ms < r.time_ms) state.control.push(r);
     if (state.control.length > 600) state.control.shift();
     drawControl();
   });
+  try {
+    const h = await (await fetch("/api/history")).json();
+    // Points the stream brought meanwhile are newer than the history's: they stay after it.
+    const history = h.points || [], last = history.length ? history[history.length - 1].t : -Infinity;
+    state.points = history.concat(state.points.filter((pt) => pt.t > last));
+    addEvents(h.events || []);
+    const control = await (await fetch("/api/control")).json(), newest = control.length ? control[control.length - 1].time_ms : -Infinity;
+    state.control = control.concat(state.control.filter((r) => r.time_ms > newest));
+  } catch (e) { /* the stream fills in */ }
+  renderEvents(); drawCharts(); drawControl();
   window.addEventListener("resize", () => { if (state.snap) onSnapshot(state.snap); drawControl(); });
 }
 start();
