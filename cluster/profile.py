@@ -6,7 +6,7 @@ checkpoints every second, the binary feed). What docs/benchmarks.md's profiles c
     cluster/profile.py [--partitions 64] [--workers 2] [--seconds 4] [--perf coordinator|w1|w2...]
 
 Prints readings/s end to end and, per process, CPU seconds and microseconds a reading. With
---perf, `perf record -g` samples that process during the run into perf-NAME-P.data (read it
+--perf, `perf record -g` samples that process during the run into perf.data-NAME-P (read it
 with `perf report -i FILE --no-children`). Needs the release binary (THERMOSHARD_BIN or
 .build/release/thermoshard) and, for --perf, Debian's linux-perf."""
 import argparse
@@ -40,7 +40,7 @@ def main():
         before = {name: cpu_seconds(pid) for name, pid in pids.items()}
         perf = None
         if args.perf:
-            out = f"perf-{args.perf}-{args.partitions}.data"
+            out = f"perf.data-{args.perf}-{args.partitions}"
             perf = subprocess.Popen(["perf", "record", "-g", "-o", out, "-p", str(pids[args.perf]), "--", "sleep", str(args.seconds)],
                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         result = bench(cluster, "--format", "binary", "--sensors", 100_000, "--duration", args.seconds, "--connections", 2, "--batch", 10_000)
