@@ -128,18 +128,24 @@ def throughput(root, fmt, runs, seconds, sensors=100_000, batch=None, partitions
     return out
 
 
-def latency(root, rate, runs, seconds, sensors=100_000, tls=None):
+def paced(root, name, rate, runs, seconds, sensors=100_000, tls=None):
+    """`runs` bench runs paced at `rate` readings/s, a fresh cluster each: their raw results."""
     results = []
     for i in range(runs):
-        with Run(root, f"lat-{rate}-{tls}-{i}", tls=tls) as cluster:
+        with Run(root, f"{name}-{rate}-{tls}-{i}", tls=tls) as cluster:
             results.append(bench(cluster, "--format", "binary", "--sensors", sensors, "--rate", rate, "--duration", seconds))
+    return results, f"thermoshard bench --format binary --sensors {sensors} --rate {rate} --duration {seconds}"
+
+
+def latency(root, rate, runs, seconds, sensors=100_000, tls=None):
+    results, command = paced(root, "lat", rate, runs, seconds, sensors, tls)
     keys = ["p50", "p90", "p99", "p99_9", "max"]
     return {
         "rate": rate,
         "latency_us": {k: statistics.median(r["latency_us"][k] for r in results) for k in keys},
         "samples": sum(r["latency_us"]["count"] for r in results),
         "sustained_per_second": median_of(results, "end_to_end_per_second"),
-        "command": f"thermoshard bench --format binary --sensors {sensors} --rate {rate} --duration {seconds}",
+        "command": command,
     }
 
 
@@ -221,14 +227,11 @@ def follow(root, runs, readings=3_000_000):
 def feed(root, rate, runs, seconds):
     """The binary PUB feed at a fixed command rate (every bench reading causes a command): how
     many of the commands one subscriber (the bench's own) received, and the gaps it saw."""
-    results = []
-    for i in range(runs):
-        with Run(root, f"feed-{rate}-{i}") as cluster:
-            results.append(bench(cluster, "--format", "binary", "--sensors", 100_000, "--rate", rate, "--duration", seconds))
+    results, command = paced(root, "feed", rate, runs, seconds)
     return {"rate": rate,
             "runs": [{k: r[k] for k in ("commands_expected", "commands_received", "feed_gaps", "feed_per_second", "end_to_end_per_second")} for r in results],
             "all_received": all(r["commands_received"] == r["commands_expected"] and r["feed_gaps"] == 0 for r in results),
-            "command": f"thermoshard bench --format binary --sensors 100000 --rate {rate} --duration {seconds} (coordinator --feed binary)"}
+            "command": f"{command} (coordinator --feed binary)"}
 
 
 def machine():
