@@ -84,6 +84,25 @@ public struct SensorTable: Sendable {
         return added ? nil : old.state
     }
 
+    /// Stores a sensor as a checkpoint encodes it (what ``forEachEncoded(_:)`` passes), adding
+    /// it if it is new: for decoders that build a table straight from bytes, with no
+    /// ``SensorState`` on the way. `lastCode` is 0 (none), 1 (on) or 2 (off), any other value
+    /// is taken as none; with a setting, the caller has checked that `up` and `down` are >= 0.
+    public mutating func storeEncoded(_ sensor: SensorID, desired: Double, up: Double, down: Double, hasSetting: Bool, lastCode: UInt8) {
+        let code = lastCode < 3 ? UInt64(lastCode) : 0
+        let slot: Slot
+        if hasSetting {
+            precondition(up >= 0 && down >= 0, "a setting's up and down are >= 0 (the decoder checks them)")
+            let tag = code + 1
+            slot = Slot(key: sensor, desired: desired.bitPattern,
+                        up: up.bitPattern & ~Slot.sign | (tag >> 1) << 63,
+                        down: down.bitPattern & ~Slot.sign | (tag & 1) << 63)
+        } else {
+            slot = Slot(key: sensor, desired: 0, up: code + 1, down: 0)
+        }
+        storage.slots[findOrAdd(sensor).index] = slot
+    }
+
     /// Makes room for `count` sensors in all without growing on the way (one rehash at most).
     public mutating func reserveCapacity(_ count: Int) {
         guard count > storage.maximumCount else { return }
@@ -247,6 +266,14 @@ extension SensorTable {
         private let mapped: Bool
 
         static let slotsPerPage = 4096 / MemoryLayout<Slot>.stride
+        /// The pages are faulted in by the `mmap` call, in one pass: a table that grew into a
+        /// mapping is more than half full (a decoded one 4/5), so its sensors touch every page
+        /// anyway, and faulting them in one by one cost a sixth of restoring a checkpoint.
+        #if os(Linux)
+        static let mapPopulate = MAP_POPULATE
+        #else
+        static let mapPopulate: Int32 = 0
+        #endif
         /// From this size on, a buffer is a memory mapping of its own (see ``SensorTable``).
         static let mappingThreshold = 64 * 1024
 
@@ -259,7 +286,7 @@ extension SensorTable {
             maximumCount = capacity * 4 / 5
             let bytes = capacity * MemoryLayout<Slot>.stride
             if Self.mapsBuffer(ofCapacity: capacity),
-               let raw = mmap(nil, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0),
+               let raw = mmap(nil, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | Self.mapPopulate, -1, 0),
                raw != UnsafeMutableRawPointer(bitPattern: -1) {  // MAP_FAILED
                 mapped = true
                 slots = raw.bindMemory(to: Slot.self, capacity: capacity)

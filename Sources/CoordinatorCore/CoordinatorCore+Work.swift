@@ -38,13 +38,13 @@ extension CoordinatorCore {
     /// Everything due to `worker` now: new partitions, item batches, revocations.
     mutating func takeWork(for worker: WorkerID) -> Work {
         var work = Work()
-        // Partition states go at most `maximumPartitionStateBytes` (32 MiB) a reply, at least
-        // one, so that a worker taking over millions of sensors restores them over a few polls
-        // and keeps polling meanwhile.
+        // Partition states go at most `restoreBytesPerReply` (4 MiB) a reply, at least one, so
+        // that a worker taking over millions of sensors restores them over several polls and
+        // keeps polling (its heartbeat) meanwhile.
         if var assigns = pendingAssigns.removeValue(forKey: worker) {
             var bytes = 0
             var count = 0
-            while count < assigns.count, count == 0 || bytes + assigns[count].state.count <= ClusterProtocol.maximumPartitionStateBytes {
+            while count < assigns.count, count == 0 || bytes + assigns[count].state.count <= ClusterProtocol.restoreBytesPerReply {
                 bytes += assigns[count].state.count
                 count += 1
             }

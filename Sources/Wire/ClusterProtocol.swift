@@ -36,6 +36,13 @@ public enum ClusterProtocol {
     /// whole budget for assignments (``CoordinatorCore``'s `takeWork` sends states up to this
     /// much per reply, at least one), so that no state needs a reply of its own that is larger.
     public static let maximumPartitionStateBytes = 32 << 20
+    /// How many bytes of partition states one reply carries when it can split them (a reply
+    /// carries at least one state, however large): 4 MiB, about 127,000 sensors. A worker
+    /// taking over a million sensors restores them over several polls, each a few
+    /// milliseconds of decoding, rather than in one reply that takes it longer than the
+    /// heartbeat timeout to fetch and decode (under load, that got the survivor declared dead
+    /// in the middle of a failover, which then moved everything again).
+    public static let restoreBytesPerReply = 4 << 20
     /// The most items the batches of one reply carry (the coordinator's `maxBatchItems`).
     public static let maximumReplyItems = 16_384
     /// The largest reply a worker accepts: what a reply can actually hold, with room to spare.
@@ -47,7 +54,7 @@ public enum ClusterProtocol {
     /// announced size when its header arrives: this is what a coordinator can make a worker hold.)
     public static let maximumReplySize = maximumPartitionStateBytes + (5 << 20)
     /// The largest poll the coordinator accepts: its checkpoints are bounded by the worker's
-    /// checkpoint budget (256k sensors, 8.25 MiB, or one partition of up to 32 MiB), but a
+    /// checkpoint budget (128k sensors, 4.1 MiB, or one partition of up to 32 MiB), but a
     /// revocation's final checkpoints ride in one poll together (a drain revokes every partition of
     /// the worker at once), so polls keep the 64 MiB of earlier builds: one connection can make
     /// the coordinator hold this much at a time, bounded in all by `--max-cluster-connections`

@@ -167,14 +167,20 @@ public struct WorkerService: Service {
         var lastTrim = ContinuousClock.now
         while true {
             if lifecycle.isLeaveRequested { session.requestLeave() }
-            let action = session.next(now: .now)
+            let preparing = ContinuousClock.now
+            let action = session.next(now: preparing)
             lifecycle.registered(session.isRegistered)
             switch action {
             case .send(let request):
                 let started = ContinuousClock.now
                 let reply = try await exchange(socket, request, errors: &errors)
-                session.received(reply, now: .now)
+                let answered = ContinuousClock.now
+                session.received(reply, now: answered)
                 probe.exchanged(request, reply, session, started: started, logger: logger)
+                logger.debug("exchange", metadata: [
+                    "prepare_ms": "\((started - preparing).formattedMilliseconds)", "round_trip_ms": "\((answered - started).formattedMilliseconds)",
+                    "apply_ms": "\((ContinuousClock.now - answered).formattedMilliseconds)",
+                ])
                 if case .poll(let poll) = request, !poll.checkpoints.isEmpty, ContinuousClock.now - lastTrim >= .milliseconds(250) {
                     lastTrim = .now
                     Self.returnFreedMemory()
@@ -210,6 +216,13 @@ extension WorkerService {
         #if os(Linux)
         _ = glibcMallocTrim(0)
         #endif
+    }
+}
+
+extension Duration {
+    /// Milliseconds with two decimals, for log metadata.
+    fileprivate var formattedMilliseconds: String {
+        String(format: "%.2f", Double(components.seconds) * 1e3 + Double(components.attoseconds) / 1e15)
     }
 }
 

@@ -43,14 +43,19 @@ public struct WorkerSession: Sendable {
     public var joinToken: String?
     public private(set) var phase: Phase = .unregistered
     public private(set) var engine = WorkerEngine()
-    /// At most this many sensors' checkpoints ride in one poll; the rest follow in the next.
-    public var checkpointSensorBudget = 262_144
+    /// At most this many sensors' checkpoints ride in one poll (4.1 MiB, a few milliseconds to
+    /// encode and for the coordinator to check); the rest follow in the next.
+    public var checkpointSensorBudget = 131_072
 
     private var leaveRequested = false
     private var leaveSent = false
     private var pendingWait: Duration?
     private var lastCheckpoint: ContinuousClock.Instant?
     private var checkpointsOwed = false
+    /// The last reply carried assignments: more may follow (the coordinator sends a takeover's
+    /// states a few MiB a reply), and the polls that fetch them carry no checkpoints, so that
+    /// restoring is not slowed by checkpointing (the round waits until the restores are done).
+    private var restoring = false
     private var registerBackoff = Backoff(base: .milliseconds(100), cap: .seconds(2))
     private var random: SplitMix64
     private var notes: [Note] = []
@@ -96,7 +101,7 @@ public struct WorkerSession: Sendable {
                 return .send(.leave(worker: id, incarnation: welcome.incarnation))
             }
             let interval = Duration.milliseconds(Int(welcome.checkpointIntervalMilliseconds))
-            if checkpointsOwed || lastCheckpoint.map({ now - $0 >= interval }) ?? true {
+            if !restoring, checkpointsOwed || lastCheckpoint.map({ now - $0 >= interval }) ?? true {
                 checkpointsOwed = engine.checkpointChanged(sensorBudget: checkpointSensorBudget)
                 if !checkpointsOwed { lastCheckpoint = now }
             }
@@ -113,6 +118,7 @@ public struct WorkerSession: Sendable {
             engine.reset()
             leaveSent = false
             checkpointsOwed = false
+            restoring = false
             lastCheckpoint = now
             notes.append(Note(level: .info, message: "registered: incarnation \(welcome.incarnation), \(welcome.partitionCount) partitions"))
         case (.unregistered, .refused(let reason)) where reply.isNameInUse:
@@ -128,6 +134,7 @@ public struct WorkerSession: Sendable {
             pendingWait = registerBackoff.next(using: &random)
         case (.registered, .work(let work)):
             engine.apply(work)
+            restoring = !work.assigns.isEmpty
             if work.goodbye { phase = .done("goodbye: every partition handed over") }
         case (.registered, .fenced(let reason)):
             if leaveSent {

@@ -124,6 +124,22 @@ struct WorkerSessionTests {
         #expect(after.checkpoints.isEmpty)
     }
 
+    @Test func aTakeoverIsRestoredBeforeTheCheckpointRoundGoesOn() throws {
+        var session = Self.registered()
+        _ = session.next(now: Self.at(1))
+        session.received(.work(Work(assigns: [WorkerEngineTests.assign(1)], batches: [WorkerEngineTests.batch(1, sensors: 3, base: 10)])), now: Self.at(1))
+        _ = session.next(now: Self.at(2))
+        session.received(.work(Work(assigns: [WorkerEngineTests.assign(2)], batches: [WorkerEngineTests.batch(2, sensors: 2, base: 10)])), now: Self.at(2))
+        // A checkpoint is due, but the last reply brought partitions (a takeover comes a few
+        // MiB a reply, so more may follow): the poll that fetches them carries none.
+        let fetching = try #require(Self.isPoll(session.next(now: Self.at(1001))))
+        #expect(fetching.checkpoints.isEmpty && fetching.results.map(\.partition) == [2])
+        // A reply without assignments: the restores are done, and the round goes on.
+        session.received(.work(Work()), now: Self.at(1001))
+        let due = try #require(Self.isPoll(session.next(now: Self.at(1002))))
+        #expect(due.checkpoints.map(\.partition) == [1, 2])
+    }
+
     @Test func anomaliesAreReportedOnce() {
         var session = Self.registered()
         _ = session.next(now: Self.at(1))
