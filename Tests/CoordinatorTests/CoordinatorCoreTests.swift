@@ -109,6 +109,31 @@ struct CoordinatorCoreTests {
         #expect(work.batches.reduce(0) { $0 + $1.items.count } == 4, "the items of both partitions go with their assignments")
     }
 
+    @Test func aTakeoverOfLargeStatesComesAFewMiBAReply() throws {
+        // Four partitions of 50,000 sensors (1.6 MiB each), recovered from checkpoints.
+        var settings = Self.settings
+        settings.partitionCount = 4
+        let checkpoints = (0..<4).map { partition in
+            let sensors = (0..<50_000).map { (SensorID(partition * 100_000 + $0), SensorState(setting: Setting(unchecked: 20, up: 1, down: 1), last: nil)) }
+            let state = PartitionState(partition: partition, sensors: Dictionary(uniqueKeysWithValues: sensors))
+            return PartitionSnapshot(partition: UInt32(partition), epoch: 1, nextOffset: 0, state: CheckpointCodec.encode(state))
+        }
+        var core = CoordinatorCore(settings: settings, stored: StoredState(checkpoints: checkpoints))
+        guard case .reply(.welcome(let welcome)) = core.handle(.hello(Hello(worker: "a")), pipe: 7, now: 1) else { throw CancellationError() }
+        var restored: [UInt32] = []
+        for poll in 0..<4 where restored.count < 4 {
+            guard case .reply(.work(let work)) = core.handle(.poll(Poll(worker: "a", incarnation: welcome.incarnation)), pipe: 7, now: 2 + Nanoseconds(poll)) else {
+                Issue.record("the poll is answered at once while states are owed")
+                return
+            }
+            // Two states (3.2 MiB) a reply, within the 4 MiB: the polls between are heartbeats.
+            #expect(work.assigns.count == 2)
+            #expect(work.assigns.reduce(0) { $0 + $1.state.count } <= ClusterProtocol.restoreBytesPerReply)
+            restored += work.assigns.map(\.partition)
+        }
+        #expect(restored.sorted() == [0, 1, 2, 3])
+    }
+
     @Test func aHelloUnderALiveMembersNameOnAnotherConnectionIsRefused() throws {
         var (core, incarnation) = try Self.coreWithOwner()
         guard case .reply(let reply) = core.handle(.hello(Hello(worker: "a")), pipe: 8, now: 2) else { throw CancellationError() }
