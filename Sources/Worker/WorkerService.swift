@@ -123,7 +123,8 @@ public struct WorkerService: Service {
 
     /// Sends a request and waits for its reply, asking again (with capped, jittered backoff)
     /// after a failure. Ends by throwing `CancellationError` when the task is cancelled.
-    private func exchange(_ socket: Socket, _ request: ClusterRequest, errors: inout RateLimitedLog) async throws -> ClusterReply {
+    /// Returns the reply and the bytes moved both ways.
+    private func exchange(_ socket: Socket, _ request: ClusterRequest, errors: inout RateLimitedLog) async throws -> (ClusterReply, bytes: Int) {
         let bytes = request.encode()
         var backoff = Backoff()
         while true {
@@ -134,7 +135,7 @@ public struct WorkerService: Service {
                 do {
                     let decoded = try ClusterReply.decode(reply)
                     errors.recovered("the coordinator answers again", to: logger)
-                    return decoded
+                    return (decoded, bytes.count + reply.count)
                 } catch {
                     errors.log("the reply from \(configuration.coordinatorURL) is not a cluster protocol reply (\(error)): is --coordinator the coordinator's cluster address (default port 7602)?", level: .error, to: logger)
                 }
@@ -165,6 +166,7 @@ public struct WorkerService: Service {
         var errors = RateLimitedLog(interval: .seconds(10))
         var notes = RateLimitedLog(interval: .seconds(10))
         var lastTrim = ContinuousClock.now
+        var untrimmedBytes = 0
         while true {
             if lifecycle.isLeaveRequested { session.requestLeave() }
             let preparing = ContinuousClock.now
@@ -173,7 +175,7 @@ public struct WorkerService: Service {
             switch action {
             case .send(let request):
                 let started = ContinuousClock.now
-                let reply = try await exchange(socket, request, errors: &errors)
+                let (reply, moved) = try await exchange(socket, request, errors: &errors)
                 let answered = ContinuousClock.now
                 session.received(reply, now: answered)
                 probe.exchanged(request, reply, session, started: started, logger: logger)
@@ -181,8 +183,10 @@ public struct WorkerService: Service {
                     "prepare_ms": "\((started - preparing).formattedMilliseconds)", "round_trip_ms": "\((answered - started).formattedMilliseconds)",
                     "apply_ms": "\((ContinuousClock.now - answered).formattedMilliseconds)",
                 ])
-                if case .poll(let poll) = request, !poll.checkpoints.isEmpty, ContinuousClock.now - lastTrim >= .milliseconds(250) {
+                untrimmedBytes += moved
+                if untrimmedBytes >= Self.trimAfterBytes, ContinuousClock.now - lastTrim >= .milliseconds(250) {
                     lastTrim = .now
+                    untrimmedBytes = 0
                     Self.returnFreedMemory()
                 }
             case .wait(let duration):
@@ -206,12 +210,19 @@ public struct WorkerService: Service {
 }
 
 extension WorkerService {
-    /// Gives the memory of the checkpoints just sent back to the system. A checkpoint round
-    /// encodes every partition's state (about 33 bytes a sensor) and frees it once sent; glibc
-    /// keeps such freed blocks for reuse (after the first, large blocks come from its heap and
-    /// not from their own mappings), which at a million sensors doubled the worker's resident
-    /// size between rounds. After a poll that carried checkpoints, at most four times a second,
-    /// so the cost (a walk of the heap) stays small.
+    /// Bytes of requests and replies after which freed memory is given back (see
+    /// ``returnFreedMemory()``).
+    static let trimAfterBytes = 1 << 20
+
+    /// Gives freed frames and checkpoints back to the system. A checkpoint round encodes every
+    /// partition's state (about 33 bytes a sensor) and frees it once sent, and every reply's
+    /// batches are decoded into arrays freed after they are stepped; glibc keeps such freed
+    /// blocks for reuse, in the heap of whichever thread's arena they came from (after the
+    /// first, large blocks come from a heap, not from mappings of their own), which at a
+    /// million sensors doubled the worker's resident size between rounds and left a worker
+    /// that had just loaded its sensors 15 MiB larger at rest. Called once ``trimAfterBytes``
+    /// have moved since the last call, at most four times a second, so the cost (a walk of
+    /// the heaps) stays small and an idle worker does not pay it.
     static func returnFreedMemory() {
         #if os(Linux)
         _ = glibcMallocTrim(0)
