@@ -94,6 +94,16 @@ final class File {
         guard fdatasync(fd) == 0 else { throw .posix("fsync", path) }
     }
 
+    /// Replaces the file's content with `bytes`, in place: written from the start, then cut at
+    /// their end. The file keeps its inode (no directory entry changes); a crash on the way
+    /// leaves a mix of old and new, which the caller's checksum must detect.
+    func overwrite(with bytes: [UInt8]) throws(StorageError) {
+        let old = size
+        size = 0
+        try append(bytes)
+        if old > bytes.count { try truncate(to: bytes.count) }
+    }
+
     /// Cuts the file at `length` (dropping a torn tail).
     func truncate(to length: Int) throws(StorageError) {
         guard ftruncate(fd, off_t(length)) == 0 else { throw .posix("truncate", path) }
@@ -156,6 +166,18 @@ enum FileSystem {
         guard Glibc.rename(from, to) == 0 else { throw .posix("rename", from) }
     }
 
+    /// Swaps the names of two files in one atomic step (`renameat2` with `RENAME_EXCHANGE`).
+    /// Returns false, changing nothing, where the file system cannot (then the caller falls
+    /// back to plain renames).
+    static func exchange(_ a: String, _ b: String) throws(StorageError) -> Bool {
+        let atCurrentDirectory: Int32 = -100  // AT_FDCWD
+        let renameExchange: UInt32 = 2  // RENAME_EXCHANGE
+        if linuxRenameat2(atCurrentDirectory, a, atCurrentDirectory, b, renameExchange) == 0 { return true }
+        let code = errno
+        if code == EINVAL || code == ENOSYS || code == EOPNOTSUPP { return false }
+        throw .posix("rename (exchange)", a, code: code)
+    }
+
     /// Makes everything written to the file system holding `path` durable (`syncfs`): one call
     /// for many files written together.
     static func syncFileSystem(of path: String) throws(StorageError) {
@@ -196,3 +218,7 @@ enum FileSystem {
 /// glibc's `syncfs(2)`, which Swift's Glibc module leaves out (it is declared under `_GNU_SOURCE`).
 @_silgen_name("syncfs")
 private func linuxSyncfs(_ fd: Int32) -> Int32
+
+/// glibc's `renameat2(2)` (Linux 3.15, glibc 2.28), which Swift's Glibc module leaves out.
+@_silgen_name("renameat2")
+private func linuxRenameat2(_ oldDirectory: Int32, _ old: UnsafePointer<CChar>, _ newDirectory: Int32, _ new: UnsafePointer<CChar>, _ flags: UInt32) -> Int32

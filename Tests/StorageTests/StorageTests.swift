@@ -197,6 +197,52 @@ struct CheckpointStoreTests {
         #expect(!(try FileManager.default.contentsOfDirectory(atPath: dir.path)).contains { $0.hasSuffix(".tmp") })
     }
 
+    static func inode(_ path: String) throws -> UInt64 {
+        try #require((try FileManager.default.attributesOfItem(atPath: path))[.systemFileNumber] as? UInt64)
+    }
+
+    @Test func aThirdCheckpointOverwritesTheOlderFileAndSwapsTheNames() throws {
+        let dir = TemporaryDirectory()
+        let store = try CheckpointStore(directory: dir.path, partitionCount: 2)
+        let current = dir.path + "/partition-00001.ckpt", previous = dir.path + "/partition-00001.prev"
+        try store.write(checkpoint(10), sync: true)
+        try store.write(checkpoint(20), sync: true)
+        let (ckptInode, prevInode) = (try Self.inode(current), try Self.inode(previous))
+        try store.write(checkpoint(30), sync: true)
+        // No new file: the older one was written over and the two names swapped.
+        #expect(try Self.inode(current) == prevInode && Self.inode(previous) == ckptInode)
+        try store.write(checkpoint(40), sync: true)
+        #expect(try Self.inode(current) == ckptInode && Self.inode(previous) == prevInode)
+        let reopened = try CheckpointStore(directory: dir.path, partitionCount: 2)
+        #expect(reopened.load(partition: 1).0 == checkpoint(40))
+        #expect(reopened.retainFrom(partition: 1) == 30)
+        #expect(!(try FileManager.default.contentsOfDirectory(atPath: dir.path)).contains { $0.hasSuffix(".tmp") })
+    }
+
+    @Test func aCrashBeforeTheSwapLeavesTheNewerUnderTheOlderName() throws {
+        let dir = TemporaryDirectory()
+        let store = try CheckpointStore(directory: dir.path, partitionCount: 2)
+        try store.write(checkpoint(10), sync: false)
+        try store.write(checkpoint(20), sync: false)
+        try store.write(checkpoint(30), sync: false)
+        // As if the process died after overwriting `.prev` with 40 and before the swap: `.ckpt`
+        // holds 30, `.prev` 40 (a copy of the bytes 40 would have written there).
+        let other = TemporaryDirectory()
+        let scratch = try CheckpointStore(directory: other.path, partitionCount: 2)
+        try scratch.write(checkpoint(40), sync: false)
+        try FileManager.default.removeItem(atPath: dir.path + "/partition-00001.prev")
+        try FileManager.default.copyItem(atPath: other.path + "/partition-00001.ckpt", toPath: dir.path + "/partition-00001.prev")
+        let reopened = try CheckpointStore(directory: dir.path, partitionCount: 2)
+        // The newer one is taken, and the journal is kept from the older one's offset.
+        #expect(reopened.load(partition: 1).0 == checkpoint(40))
+        #expect(reopened.retainFrom(partition: 1) == 30)
+        // The next write goes over the older (`.ckpt`, 30) and leaves 50 and 40.
+        try reopened.write(checkpoint(50), sync: false)
+        let again = try CheckpointStore(directory: dir.path, partitionCount: 2)
+        #expect(again.load(partition: 1).0 == checkpoint(50))
+        #expect(again.retainFrom(partition: 1) == 40)
+    }
+
     @Test func damagedNewestFallsBackToTheOlder() throws {
         let dir = TemporaryDirectory()
         let store = try CheckpointStore(directory: dir.path, partitionCount: 2)
@@ -212,6 +258,11 @@ struct CheckpointStoreTests {
         #expect(notes.contains { $0.contains("damaged") })
         // Until a new checkpoint, the journal must be kept from the start.
         #expect(reopened.retainFrom(partition: 1) == 0)
+        // The next one goes over the damaged file, never over the intact older one.
+        try reopened.write(checkpoint(30), sync: false)
+        let again = try CheckpointStore(directory: dir.path, partitionCount: 2)
+        #expect(again.load(partition: 1).0 == checkpoint(30))
+        #expect(again.retainFrom(partition: 1) == 10)
     }
 }
 
