@@ -223,11 +223,22 @@ extension WorkerService {
     /// that had just loaded its sensors 15 MiB larger at rest. Called once ``trimAfterBytes``
     /// have moved since the last call, at most four times a second, so the cost (a walk of
     /// the heaps) stays small and an idle worker does not pay it.
+    ///
+    /// The trim runs on a Dispatch thread, not in the poll loop: a walk of the heaps can take
+    /// milliseconds, which would delay the worker's next poll and every command in it. At most
+    /// one runs at a time.
     static func returnFreedMemory() {
         #if os(Linux)
-        _ = glibcMallocTrim(0)
+        guard !trimming.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        DispatchQueue.global(qos: .utility).async {
+            _ = glibcMallocTrim(0)
+            trimming.store(false, ordering: .releasing)
+        }
         #endif
     }
+
+    /// A trim is running (``returnFreedMemory()``).
+    private static let trimming = Atomic<Bool>(false)
 }
 
 extension Duration {
