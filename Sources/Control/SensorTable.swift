@@ -89,17 +89,7 @@ public struct SensorTable: Sendable {
     /// ``SensorState`` on the way. `lastCode` is 0 (none), 1 (on) or 2 (off), any other value
     /// is taken as none; with a setting, the caller has checked that `up` and `down` are >= 0.
     public mutating func storeEncoded(_ sensor: SensorID, desired: Double, up: Double, down: Double, hasSetting: Bool, lastCode: UInt8) {
-        let code = lastCode < 3 ? UInt64(lastCode) : 0
-        let slot: Slot
-        if hasSetting {
-            precondition(up >= 0 && down >= 0, "a setting's up and down are >= 0 (the decoder checks them)")
-            let tag = code + 1
-            slot = Slot(key: sensor, desired: desired.bitPattern,
-                        up: up.bitPattern & ~Slot.sign | (tag >> 1) << 63,
-                        down: down.bitPattern & ~Slot.sign | (tag & 1) << 63)
-        } else {
-            slot = Slot(key: sensor, desired: 0, up: code + 1, down: 0)
-        }
+        let slot = Slot(key: sensor, desired: desired, up: up, down: down, hasSetting: hasSetting, lastCode: lastCode < 3 ? lastCode : 0)
         storage.slots[findOrAdd(sensor).index] = slot
     }
 
@@ -209,13 +199,21 @@ extension SensorTable {
         }
 
         init(key: UInt64, state: SensorState) {
-            let code = UInt64(Self.lastCode(state.last))
-            if let setting = state.setting {
-                precondition(setting.up >= 0 && setting.down >= 0, "a setting's up and down are >= 0 (Setting's initializer checks them)")
+            let setting = state.setting ?? Setting(unchecked: 0, up: 0, down: 0)
+            self.init(key: key, desired: setting.desired, up: setting.up, down: setting.down,
+                      hasSetting: state.setting != nil, lastCode: Self.lastCode(state.last))
+        }
+
+        /// A sensor as checkpoints encode it (``SensorTable/forEachEncoded(_:)``): `lastCode`
+        /// 0 none, 1 on, 2 off; the setting's values are ignored without one.
+        init(key: UInt64, desired: Double, up: Double, down: Double, hasSetting: Bool, lastCode: UInt8) {
+            let code = UInt64(lastCode)
+            if hasSetting {
+                precondition(up >= 0 && down >= 0, "a setting's up and down are >= 0 (Setting's initializer and the decoder check them)")
                 let tag = code + 1
-                self.init(key: key, desired: setting.desired.bitPattern,
-                          up: setting.up.bitPattern & ~Self.sign | (tag >> 1) << 63,
-                          down: setting.down.bitPattern & ~Self.sign | (tag & 1) << 63)
+                self.init(key: key, desired: desired.bitPattern,
+                          up: up.bitPattern & ~Self.sign | (tag >> 1) << 63,
+                          down: down.bitPattern & ~Self.sign | (tag & 1) << 63)
             } else {
                 self.init(key: key, desired: 0, up: code + 1, down: 0)
             }

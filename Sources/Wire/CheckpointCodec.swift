@@ -55,7 +55,6 @@ public enum CheckpointCodec {
             func u16(_ at: Int) -> UInt16 { UInt16(littleEndian: raw.loadUnaligned(fromByteOffset: at, as: UInt16.self)) }
             func u32(_ at: Int) -> UInt32 { UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: at, as: UInt32.self)) }
             func u64(_ at: Int) -> UInt64 { UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: at, as: UInt64.self)) }
-            func f64(_ at: Int) -> Double { Double(bitPattern: u64(at)) }
             guard raw.count >= headerSize + 4, raw[0] == magic[0], raw[1] == magic[1], raw[2] == magic[2], raw[3] == magic[3] else {
                 return .failure(DecodeError("not a partition checkpoint"))
             }
