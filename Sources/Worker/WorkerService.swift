@@ -51,6 +51,7 @@ public struct WorkerService: Service {
     }
 
     public func run() async throws {
+        Self.mapLargeBlocks()
         let socket = try Socket(.req)
         try socket.setReconnect(minimum: .milliseconds(20), maximum: .milliseconds(200))
         try socket.setReceiveMaxSize(ClusterProtocol.maximumReplySize)
@@ -214,15 +215,12 @@ extension WorkerService {
     /// ``returnFreedMemory()``).
     static let trimAfterBytes = 1 << 20
 
-    /// Gives freed frames and checkpoints back to the system. A checkpoint round encodes every
-    /// partition's state (about 33 bytes a sensor) and frees it once sent, and every reply's
-    /// batches are decoded into arrays freed after they are stepped; glibc keeps such freed
-    /// blocks for reuse, in the heap of whichever thread's arena they came from (after the
-    /// first, large blocks come from a heap, not from mappings of their own), which at a
-    /// million sensors doubled the worker's resident size between rounds and left a worker
-    /// that had just loaded its sensors 15 MiB larger at rest. Called once ``trimAfterBytes``
-    /// have moved since the last call, at most four times a second, so the cost (a walk of
-    /// the heaps) stays small and an idle worker does not pay it.
+    /// Gives freed memory back to the system. Large blocks (checkpoint encodings, the polls
+    /// that carry them, decoded batches) have mappings of their own and go back when freed
+    /// (``mapLargeBlocks()``); this returns the free pages left among the small ones, which
+    /// glibc keeps for reuse in the heap of whichever thread's arena they came from. Called
+    /// once ``trimAfterBytes`` have moved since the last call, at most four times a second, so
+    /// the cost (a walk of the heaps) stays small and an idle worker does not pay it.
     ///
     /// The trim runs on a Dispatch thread, not in the poll loop: a walk of the heaps can take
     /// milliseconds, which would delay the worker's next poll and every command in it. At most
@@ -239,6 +237,30 @@ extension WorkerService {
 
     /// A trim is running (``returnFreedMemory()``).
     private static let trimming = Atomic<Bool>(false)
+
+    /// Blocks of at least this many bytes get mappings of their own (see ``mapLargeBlocks()``).
+    static let mappingThreshold: Int32 = 128 * 1024
+
+    /// Serves every block of ``mappingThreshold`` bytes or more from a mapping of its own, so
+    /// that freeing it gives its memory straight back to the system. glibc does so only until
+    /// the first such block is freed: then it raises its threshold to that block's size, and a
+    /// checkpoint round's encodings (half a MiB a partition at a million sensors), the polls
+    /// that carry them and the decoded batches come from the heaps of whichever threads ran
+    /// them, where they stay resident after they are freed. At a million sensors that held
+    /// 15-45 MiB per worker between rounds (72 bytes a sensor at rest, 92 at peak, against 55
+    /// with this; docs/benchmarks.md). Setting the threshold (`mallopt(M_MMAP_THRESHOLD)`)
+    /// fixes it; the cost is a mapping and its page faults per large block, a few per poll.
+    /// An operator's own setting (`MALLOC_MMAP_THRESHOLD_`, or `mmap_threshold` in
+    /// `GLIBC_TUNABLES`) wins.
+    static func mapLargeBlocks() {
+        #if os(Linux)
+        let environment = ProcessInfo.processInfo.environment
+        guard environment["MALLOC_MMAP_THRESHOLD_"] == nil,
+            environment["GLIBC_TUNABLES"]?.contains("mmap_threshold") != true
+        else { return }
+        _ = glibcMallopt(glibcMmapThreshold, mappingThreshold)
+        #endif
+    }
 }
 
 extension Duration {
@@ -252,6 +274,13 @@ extension Duration {
 /// glibc's `malloc_trim(3)`, which Swift's Glibc module does not export (malloc.h).
 @_silgen_name("malloc_trim")
 private func glibcMallocTrim(_ pad: Int) -> Int32
+
+/// glibc's `mallopt(3)` (malloc.h, which Swift's Glibc module does not export either).
+@_silgen_name("mallopt")
+private func glibcMallopt(_ parameter: Int32, _ value: Int32) -> Int32
+
+/// malloc.h's `M_MMAP_THRESHOLD`.
+private let glibcMmapThreshold: Int32 = -3
 #endif
 
 /// What the shutdown path needs to know of the session: whether a leave was asked for (set
