@@ -5,13 +5,20 @@ public import Wire
 /// moved on by what it grew since the last report), its members, partitions, lag and
 /// checkpoints as gauges. Reading the report the core already keeps costs the data path nothing
 /// but the status call itself; the exporter runs once a second and on every scrape.
+///
+/// The two per-partition families (lag in items and in seconds) are kept here and rendered by
+/// ``partitionFamilies()``, not registered as swift-prometheus gauges: the registry copies a
+/// family's table for each series it adds, so 2 x 4,096 gauges cost it a quadratic
+/// 0.7 s of CPU in the coordinator's first seconds (12 % of a 6 s profile at P=4096), and
+/// every scrape would walk 8,192 locked gauges that the report already holds as two arrays.
 public final class StatusMetrics {
     private var last = Counters()
     private var counters: [String: Counter] = [:]
     private var gauges: [String: Gauge] = [:]
     private var workerGauges: [String: Gauge] = [:]
-    private var lagItems: [Gauge] = []
-    private var lagSeconds: [Gauge] = []
+    /// Per partition, from the last report.
+    private var lagItems: [UInt64] = []
+    private var lagSeconds: [Double] = []
 
     public init() {}
 
@@ -75,14 +82,11 @@ public final class StatusMetrics {
             workerGauges[id] = nil
         }
 
-        while lagItems.count < report.partitions.count {
-            let id = String(lagItems.count)
-            lagItems.append(Gauge(label: MetricName.partitionLagItems, dimensions: [("partition", id)]))
-            lagSeconds.append(Gauge(label: MetricName.partitionLagSeconds, dimensions: [("partition", id)]))
-        }
+        lagItems = Array(repeating: 0, count: report.partitions.count)
+        lagSeconds = Array(repeating: 0, count: report.partitions.count)
         for partition in report.partitions where partition.id < lagItems.count {
-            lagItems[partition.id].record(Int64(clamping: partition.lag))
-            lagSeconds[partition.id].record(partition.id < lagAges.count ? lagAges[partition.id] : 0)
+            lagItems[partition.id] = partition.lag
+            lagSeconds[partition.id] = partition.id < lagAges.count ? lagAges[partition.id] : 0
         }
         let buffered = report.partitions.reduce(UInt64(0)) { $0 + ($1.head - $1.checkpoint) }
         gauge(MetricName.bufferedItems).record(Int64(clamping: buffered))
@@ -92,5 +96,23 @@ public final class StatusMetrics {
         gauge(MetricName.checkpointAgeSeconds).record(Double(oldest) / 1000)
         gauge(MetricName.commandLogEnd).record(Int64(clamping: now.commandLogEnd))
         gauge(MetricName.ready).record(ready ? 1 : 0)
+    }
+
+    /// The per-partition gauges of the last report, in the Prometheus text format (as the
+    /// registry writes gauges: a `# TYPE` line, then `name{partition="N"} value` per partition),
+    /// to follow the registry's own text in `/metrics`.
+    public func partitionFamilies() -> String {
+        guard !lagItems.isEmpty else { return "" }
+        var text = ""
+        text.reserveCapacity(lagItems.count * 96)
+        func family(_ name: String, _ value: (Int) -> Double) {
+            text += "# TYPE \(name) gauge\n"
+            for partition in lagItems.indices {
+                text += "\(name){partition=\"\(partition)\"} \(value(partition))\n"
+            }
+        }
+        family(MetricName.partitionLagItems) { Double(lagItems[$0]) }
+        family(MetricName.partitionLagSeconds) { lagSeconds[$0] }
+        return text
     }
 }

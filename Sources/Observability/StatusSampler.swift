@@ -35,6 +35,10 @@ public actor StatusSampler {
         return (report, running)
     }
 
+    /// The per-partition families of the last refresh (``StatusMetrics/partitionFamilies()``),
+    /// which `/metrics` appends to the registry's text.
+    public func partitionFamilies() -> String { metrics.partitionFamilies() }
+
     /// The once-a-second sample: the dashboard's snapshot (JSON) and the events found since the
     /// last one.
     public func sample() async -> (snapshot: [UInt8], events: [ClusterObserver.Event])? {

@@ -41,7 +41,7 @@ enum HTTPListener {
         let endpoints = HTTPEndpoints(
             metrics: {
                 _ = await sampler.refresh()
-                return MetricsExport.text()
+                return MetricsExport.text() + (await sampler.partitionFamilies())
             },
             readiness: {
                 guard let (report, running) = await probe.status() else { return (false, "the coordinator is starting") }

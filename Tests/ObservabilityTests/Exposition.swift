@@ -45,7 +45,9 @@ enum Exposition {
         var description: String { if case .line(let l) = self { "not a sample line: \(l)" } else { "" } }
     }
 
-    static func scrape() throws -> Scrape { try parse(registry.emitToString()) }
+    /// The registry's text followed by `appended` (what `/metrics` adds to it, such as
+    /// ``StatusMetrics/partitionFamilies()``).
+    static func scrape(_ appended: String = "") throws -> Scrape { try parse(registry.emitToString() + appended) }
 
     /// The text exposition format: `# TYPE name kind`, `name{label="value",...} number`.
     static func parse(_ text: String) throws -> Scrape {
