@@ -12,7 +12,7 @@ private enum Kind: UInt8 {
 
 extension ClusterRequest {
     public func encode() -> [UInt8] {
-        var w = ByteWriter()
+        var w = ByteWriter(capacity: encodedSizeBound)
         switch self {
         case .hello(let hello):
             w.header(.hello, version: hello.token == nil ? 1 : 3)
@@ -53,6 +53,18 @@ extension ClusterRequest {
             w.write(incarnation)
         }
         return w.finish()
+    }
+
+    /// At least the encoded size, so that a poll is written into one buffer, never grown: a
+    /// poll that carries checkpoints is megabytes, and each doubling on the way would take
+    /// fresh pages (the worker maps large blocks) and copy what was written.
+    var encodedSizeBound: Int {
+        guard case .poll(let poll) = self else { return 256 }
+        var size = 64 + poll.worker.utf8.count + 16 * poll.released.count
+        for result in poll.results { size += 32 + 17 * result.commands.count }
+        for checkpoint in poll.checkpoints { size += 24 + checkpoint.state.count }
+        for unrestored in poll.unrestored { size += 16 + unrestored.reason.utf8.count }
+        return size
     }
 
     public static func decode(_ bytes: [UInt8]) throws(FrameError) -> ClusterRequest {

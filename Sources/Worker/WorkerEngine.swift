@@ -30,7 +30,10 @@ public struct WorkerEngine: Sendable {
 
     public init() {}
 
-    public var ownedPartitions: [Int] { partitions.keys.sorted() }
+    /// The partitions held, in order: kept as assignments and revocations change them, since
+    /// the worker's probe reads it after every poll (sorting 2,048 keys per poll was 5 % of a
+    /// worker at P=4096).
+    public private(set) var ownedPartitions: [Int] = []
     /// The epoch this worker holds `partition` under, nil if it does not hold it.
     public func epoch(of partition: Int) -> UInt64? { partitions[partition]?.epoch }
     /// The offset this worker has processed `partition` up to, nil if it does not hold it.
@@ -73,6 +76,7 @@ public struct WorkerEngine: Sendable {
             released.append(revoke)
             partitions[partition] = nil
         }
+        if !work.assigns.isEmpty || !work.revokes.isEmpty { ownedPartitions = partitions.keys.sorted() }
     }
 
     private mutating func process(_ batch: Batch) {

@@ -1,6 +1,6 @@
 import Control
 import Testing
-import Wire
+@testable import Wire
 
 /// The cluster protocol's frames (docs/protocol.md): version 2 adds unrestored partitions to a
 /// poll and nothing else, so version-1 peers keep understanding everything else.
@@ -54,6 +54,23 @@ struct ClusterProtocolTests {
         var mislabelled = bytes
         mislabelled[3] = 1
         #expect(throws: FrameError.malformed("\(tail.bytes.count) trailing bytes")) { try ClusterRequest.decode(mislabelled) }
+    }
+
+    /// A poll is written into one buffer sized before it starts: the bound is never below what
+    /// the encoding takes, whatever the poll carries.
+    @Test(arguments: [0, 1, 40], [0, 3, 5_000])
+    func aPollsSizeBoundCoversItsEncoding(parts: Int, bytes: Int) {
+        var poll = Self.poll
+        poll.worker = String(repeating: "w", count: parts * 7 + 1)
+        poll.results = (0..<parts).map { p in
+            PartitionResult(partition: UInt32(p), epoch: 1, nextOffset: UInt64(bytes),
+                            commands: (0..<bytes / 100).map { ProducedCommand(inputOffset: UInt64($0), sensor: UInt64($0), action: .on) })
+        }
+        poll.checkpoints = (0..<parts).map { Checkpoint(partition: UInt32($0), epoch: 1, nextOffset: 0, state: Array(repeating: 7, count: bytes)) }
+        poll.released = (0..<parts).map { PartitionEpoch(partition: UInt32($0), epoch: 2) }
+        poll.unrestored = (0..<parts).map { Unrestored(partition: UInt32($0), epoch: 3, reason: String(repeating: "x", count: bytes / 10)) }
+        let request = ClusterRequest.poll(poll)
+        #expect(request.encode().count <= request.encodedSizeBound)
     }
 
     @Test func everyOtherFrameIsVersionOne() {

@@ -39,6 +39,18 @@ struct WorkerEngineTests {
         #expect(engine.ownedPartitions == [1])
     }
 
+    @Test func ownedPartitionsFollowAssignmentsAndRevocationsInOrder() {
+        var engine = WorkerEngine()
+        engine.apply(Work(assigns: [9, 2, 5].map { Self.assign($0) }))
+        #expect(engine.ownedPartitions == [2, 5, 9])
+        engine.apply(Work(batches: [Self.batch(5, sensors: 2, base: 0)]))
+        #expect(engine.ownedPartitions == [2, 5, 9], "stepping a partition does not change what is held")
+        engine.apply(Work(assigns: [Self.assign(0)], revokes: [PartitionEpoch(partition: 9, epoch: 1)]))
+        #expect(engine.ownedPartitions == [0, 2, 5])
+        engine.reset()
+        #expect(engine.ownedPartitions.isEmpty)
+    }
+
     @Test func boundedCheckpointRoundsCoverEveryPartitionInTurn() throws {
         var engine = WorkerEngine()
         let partitions = [0, 1, 2, 3]
