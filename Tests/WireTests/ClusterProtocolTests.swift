@@ -73,6 +73,24 @@ struct ClusterProtocolTests {
         #expect(request.encode().count <= request.encodedSizeBound)
     }
 
+    /// The same for a reply: assignments with their states, batches of both kinds of item.
+    @Test(arguments: [0, 1, 40], [0, 3, 5_000])
+    func aReplysSizeBoundCoversItsEncoding(parts: Int, bytes: Int) throws {
+        let setting = try Setting(desired: 20, up: 1, down: 1)
+        let work = Work(
+            assigns: (0..<parts).map { Assign(partition: UInt32($0), epoch: 1, nextOffset: 9, state: Array(repeating: 1, count: bytes)) },
+            batches: (0..<parts).map { p in
+                Batch(partition: UInt32(p), epoch: 1, firstOffset: 0, items: (0..<bytes / 10).map {
+                    $0 % 3 == 0 ? .setting(sensor: UInt64($0), setting) : .reading(sensor: UInt64($0), temperature: 19.5)
+                })
+            },
+            revokes: (0..<parts).map { PartitionEpoch(partition: UInt32($0), epoch: 2) }, goodbye: parts > 1)
+        for reply in [ClusterReply.work(work), .fenced(reason: String(repeating: "f", count: bytes)), .refused(reason: "r"),
+                      .welcome(Welcome(incarnation: 1, partitionCount: 64, pollWaitMilliseconds: 50, checkpointIntervalMilliseconds: 1000))] {
+            #expect(reply.encode().count <= reply.encodedSizeBound)
+        }
+    }
+
     @Test func everyOtherFrameIsVersionOne() {
         let frames: [[UInt8]] = [
             ClusterRequest.hello(Hello(worker: "w1")).encode(),
