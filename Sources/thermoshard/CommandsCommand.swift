@@ -52,7 +52,7 @@ struct CommandsCommand: AsyncParsableCommand {
                 if json {
                     command.appendJSONLine(to: &text)
                 } else {
-                    text += "\(command.offset) sensor \(command.sensor) heater \(command.heater) (input \(command.partition):\(command.inputOffset))\n".utf8
+                    command.appendTextLine(to: &text)
                 }
             }
             out.write(Data(text))

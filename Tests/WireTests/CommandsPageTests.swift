@@ -29,6 +29,12 @@ struct CommandsPageTests {
         #expect(String(decoding: lines, as: UTF8.self) == expected)
     }
 
+    @Test func textLinesAreWhatTheCommandsCommandPrints() {
+        var lines: [UInt8] = []
+        for entry in Self.page.commands { entry.appendTextLine(to: &lines) }
+        #expect(String(decoding: lines, as: UTF8.self) == "7 sensor 17 heater off (input 35:1042)\n8 sensor 18446744073709551615 heater on (input 0:0)\n")
+    }
+
     @Test func binaryRoundTrips() throws {
         let bytes = Self.page.encodeBinary()
         #expect(CommandsReply.isBinary(bytes))
