@@ -120,18 +120,3 @@ extension CommandsReply.Entry {
         line.append(contentsOf: ")\n".utf8)
     }
 }
-
-/// Appends `value` in decimal.
-private func appendDecimal(_ value: UInt64, to line: inout [UInt8]) {
-    var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // room for 20 digits
-    withUnsafeMutableBytes(of: &digits) { buffer in
-        var remaining = value
-        var index = buffer.count
-        repeat {
-            index -= 1
-            buffer[index] = UInt8(ascii: "0") + UInt8(remaining % 10)
-            remaining /= 10
-        } while remaining > 0
-        line.append(contentsOf: UnsafeRawBufferPointer(rebasing: buffer[index...]))
-    }
-}

@@ -138,33 +138,12 @@ public struct JSONWriter: Sendable {
 
     private mutating func appendInteger(_ number: some BinaryInteger) {
         if let small = UInt64(exactly: number) {
-            appendDecimal(small)
+            appendDecimal(small, to: &bytes)
         } else if let negative = Int64(exactly: number) {
             bytes.append(ASCII.minus)
-            appendDecimal(negative.magnitude)
+            appendDecimal(negative.magnitude, to: &bytes)
         } else {
             bytes.append(contentsOf: String(number).utf8)
-        }
-    }
-
-    private mutating func appendDecimal(_ value: UInt64) {
-        if value < 10 {
-            bytes.append(ASCII.zero + UInt8(value))
-            return
-        }
-        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // 24 bytes: room for 20 digits
-        let count = withUnsafeMutableBytes(of: &digits) { buffer -> Int in
-            var remaining = value
-            var index = buffer.count
-            while remaining > 0 {
-                index -= 1
-                buffer[index] = ASCII.zero + UInt8(remaining % 10)
-                remaining /= 10
-            }
-            return index
-        }
-        withUnsafeBytes(of: &digits) { buffer in
-            bytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: buffer[count...]))
         }
     }
 
@@ -191,5 +170,25 @@ public struct JSONWriter: Sendable {
             bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[runStart...]))
         }
         bytes.append(ASCII.quote)
+    }
+}
+
+/// Appends `value` in decimal ASCII: the JSON writer's integers and the command log's text and
+/// NDJSON lines, written without a `String` per number.
+func appendDecimal(_ value: UInt64, to bytes: inout [UInt8]) {
+    if value < 10 {
+        bytes.append(ASCII.zero + UInt8(value))
+        return
+    }
+    var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // 24 bytes: room for 20 digits
+    withUnsafeMutableBytes(of: &digits) { buffer in
+        var remaining = value
+        var index = buffer.count
+        while remaining > 0 {
+            index -= 1
+            buffer[index] = ASCII.zero + UInt8(remaining % 10)
+            remaining /= 10
+        }
+        bytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: buffer[index...]))
     }
 }
