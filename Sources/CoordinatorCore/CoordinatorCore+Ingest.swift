@@ -149,12 +149,13 @@ extension CoordinatorCore {
         counters.journalSegments = UInt64(report.journalSegments)
         counters.journalSegmentsRemoved += UInt64(report.removedSegments)
         if report.synced { counters.fsyncs += 1 }
-        // Wake each owner once (a wake builds the worker's whole reply).
-        var owners = Set<WorkerID>()
+        // Wake each owner once (a wake builds the worker's whole reply); a few workers, so a
+        // list rather than a set (no hash of a name per partition).
+        var owners: [WorkerID] = []
         for (partition, head) in batch.journalEnds {
             let partition = Int(partition)
             logs[partition].durable = max(logs[partition].durable, head)
-            if let owner = table.owner(of: partition) { owners.insert(owner.worker) }
+            if let owner = markDeliverable(partition), !owners.contains(owner) { owners.append(owner) }
         }
         for worker in owners.sorted() { wake(worker) }
         if !producerBatch.isEmpty { producerBatch = producerBatch.filter { $0.value > number } }

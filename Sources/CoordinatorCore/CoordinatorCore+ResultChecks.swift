@@ -20,11 +20,14 @@ extension CoordinatorCore {
     ///   longer holds lie below a checkpoint, hence below the `published` mark: such commands
     ///   are suppressed in any case.)
     func resultViolation(in poll: Poll) -> String? {
-        var seen: Set<UInt32> = []
+        // One bit per partition (no hash per result): 512 bytes at P=4096.
+        var seen = [UInt64](repeating: 0, count: (table.count + 63) / 64)
         for result in poll.results {
             let partition = Int(result.partition)
             guard table.accepts(partition: partition, worker: poll.worker, epoch: result.epoch) else { continue }
-            guard seen.insert(result.partition).inserted else { return "two results for partition \(partition) in one poll" }
+            let bit: UInt64 = 1 << (partition % 64)
+            guard seen[partition / 64] & bit == 0 else { return "two results for partition \(partition) in one poll" }
+            seen[partition / 64] |= bit
             let log = logs[partition]
             guard result.nextOffset <= log.delivered else {
                 return "partition \(partition): next offset \(result.nextOffset) is beyond the items sent (up to \(log.delivered))"

@@ -24,6 +24,7 @@ extension CoordinatorCore {
                 let state = checkpoint?.state ?? CheckpointCodec.encode(PartitionState(partition: partition))
                 pendingAssigns[worker, default: []].append(Assign(partition: UInt32(partition), epoch: epoch, nextOffset: start, state: state))
                 counters.partitionMoves += 1
+                markDeliverable(partition)
                 log(.info, "partition assigned", ["partition": "\(partition)", "epoch": "\(epoch)", "worker": worker, "from_offset": "\(start)"])
                 if !woken.contains(worker) { woken.append(worker) }
             case .revoke(let partition, let worker, let epoch):
@@ -57,17 +58,55 @@ extension CoordinatorCore {
         }
         let undelivered = Set(pendingAssigns[worker]?.map { Int($0.partition) } ?? [])
         var budget = settings.maxBatchItems
-        for partition in table.partitions(heldBy: worker) where budget > 0 && !undelivered.contains(partition) {
-            guard let owner = table.owner(of: partition), owner.worker == worker else { continue }
-            let log = logs[partition]
-            let items = log.items(from: log.processed, limit: budget)
-            guard !items.isEmpty else { continue }
-            budget -= items.count
-            logs[partition].delivered = max(log.delivered, max(log.processed, log.base) + UInt64(items.count))
-            work.batches.append(Batch(partition: UInt32(partition), epoch: owner.epoch, firstOffset: max(log.processed, log.base), items: items))
+        if var list = deliverable.removeValue(forKey: worker) {
+            // Partitions served (or waiting for their assignment) go to the back: when the
+            // budget runs out, the ones not reached come first next time.
+            var served: [Int] = []
+            var visited = 0
+            for partition in list {
+                guard budget > 0 else { break }
+                visited += 1
+                guard deliverableFor[partition] == worker else { continue }
+                guard let owner = table.owner(of: partition), owner.worker == worker else {
+                    // Being released: it is listed again when assigned.
+                    deliverableFor[partition] = nil
+                    continue
+                }
+                if undelivered.contains(partition) {
+                    served.append(partition)
+                    continue
+                }
+                let log = logs[partition]
+                let items = log.items(from: log.processed, limit: budget)
+                guard !items.isEmpty else {
+                    // Everything durable is processed: listed again when more is written.
+                    deliverableFor[partition] = nil
+                    continue
+                }
+                budget -= items.count
+                let first = max(log.processed, log.base)
+                logs[partition].delivered = max(log.delivered, first + UInt64(items.count))
+                work.appendBatch(partition: UInt32(partition), epoch: owner.epoch, firstOffset: first, items: items)
+                served.append(partition)
+            }
+            list.removeFirst(visited)
+            list.append(contentsOf: served)
+            if !list.isEmpty { deliverable[worker] = list }
         }
         work.revokes = pendingRevokes.removeValue(forKey: worker) ?? []
         return work
+    }
+
+    /// Lists the partition for its owner's next `takeWork` (it may have items to deliver).
+    /// Returns the owner, nil if the partition has none now (it is listed when assigned).
+    @discardableResult
+    mutating func markDeliverable(_ partition: Int) -> WorkerID? {
+        guard let owner = table.owner(of: partition)?.worker else { return nil }
+        if deliverableFor[partition] != owner {
+            deliverableFor[partition] = owner
+            deliverable[owner, default: []].append(partition)
+        }
+        return owner
     }
 
     /// Answers the worker's parked poll if there is work for it.
@@ -101,6 +140,9 @@ extension CoordinatorCore {
         resuming[worker] = nil
         pendingAssigns[worker] = nil
         pendingRevokes[worker] = nil
+        for partition in deliverable.removeValue(forKey: worker) ?? [] where deliverableFor[partition] == worker {
+            deliverableFor[partition] = nil
+        }
         pipes = pipes.filter { $0.value.worker != worker || membership.isMember(worker, incarnation: $0.value.incarnation) }
     }
 

@@ -33,11 +33,11 @@ public struct PartitionLog: Sendable {
     public mutating func append(contentsOf run: ArraySlice<Item>) { items.append(contentsOf: run) }
 
     /// Durable items from `offset` on, at most `limit` of them.
-    public func items(from offset: UInt64, limit: Int) -> [Item] {
+    public func items(from offset: UInt64, limit: Int) -> Deque<Item>.SubSequence {
         let start = Int(max(offset, base) - base)
         let end = Int(min(durable, head) - base)
-        guard start < end else { return [] }
-        return Array(items[start..<min(end, start + limit)])
+        guard start < end else { return items[0..<0] }
+        return items[start..<min(end, start + limit)]
     }
 
     /// Drops the items below `offset` (a checkpoint covers them). Returns how many.

@@ -129,13 +129,13 @@ extension ClusterReply {
             w.header(.work)
             w.write(UInt32(work.assigns.count))
             for assign in work.assigns { w.write(assign) }
-            w.write(UInt32(work.batches.count))
-            for batch in work.batches {
-                w.write(batch.partition)
-                w.write(batch.epoch)
-                w.write(batch.firstOffset)
-                w.write(UInt32(batch.items.count))
-                for item in batch.items { ItemCodec.write(item, into: &w) }
+            w.write(UInt32(work.runs.count))
+            work.forEachBatch { run, items in
+                w.write(run.partition)
+                w.write(run.epoch)
+                w.write(run.firstOffset)
+                w.write(UInt32(run.count))
+                for item in items { ItemCodec.write(item, into: &w) }
             }
             w.write(UInt32(work.revokes.count))
             for revoke in work.revokes { w.write(revoke) }
@@ -160,10 +160,8 @@ extension ClusterReply {
         case .work(let work):
             var size = 64 + 12 * work.revokes.count
             for assign in work.assigns { size += 24 + assign.state.count }
-            for batch in work.batches {
-                size += 24
-                for item in batch.items { size += ItemCodec.size(of: item) }
-            }
+            size += 24 * work.runs.count
+            for item in work.items { size += ItemCodec.size(of: item) }
             return size
         }
     }
@@ -182,11 +180,9 @@ extension ClusterReply {
                     work.assigns.append(try r.readSnapshot())
                 }
                 for _ in 0..<(try r.readCount(minimumElementSize: 24)) {
-                    var batch = Batch(partition: try r.read(), epoch: try r.read(), firstOffset: try r.read(), items: [])
+                    let partition: UInt32 = try r.read(), epoch: UInt64 = try r.read(), firstOffset: UInt64 = try r.read()
                     let count = try r.readCount(minimumElementSize: ItemCodec.readingSize)
-                    batch.items.reserveCapacity(count)
-                    for _ in 0..<count { batch.items.append(try ItemCodec.read(&r)) }
-                    work.batches.append(batch)
+                    try work.appendBatch(partition: partition, epoch: epoch, firstOffset: firstOffset, decoding: count, from: &r)
                 }
                 for _ in 0..<(try r.readCount(minimumElementSize: 12)) { work.revokes.append(try r.readPartitionEpoch()) }
                 work.goodbye = try r.read()
@@ -260,5 +256,13 @@ extension ByteReader {
 
     fileprivate mutating func end() throws(DecodeError) {
         guard isAtEnd else { throw DecodeError("\(remaining) trailing bytes") }
+    }
+}
+
+extension Work {
+    /// Decodes a batch of `count` items into ``items`` (no array of its own).
+    mutating func appendBatch(partition: UInt32, epoch: UInt64, firstOffset: UInt64, decoding count: Int, from r: inout ByteReader) throws(DecodeError) {
+        for _ in 0..<count { items.append(try ItemCodec.read(&r)) }
+        runs.append(Run(partition: partition, epoch: epoch, firstOffset: firstOffset, count: count))
     }
 }

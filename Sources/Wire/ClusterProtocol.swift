@@ -163,7 +163,8 @@ public struct Poll: Sendable, Hashable {
     }
 }
 
-/// Consecutive items of one partition, the first at `firstOffset`.
+/// Consecutive items of one partition, the first at `firstOffset` (a value to build or look at
+/// a reply with; a ``Work`` holds its batches as ``Work/runs`` over one array of items).
 public struct Batch: Sendable, Hashable {
     public var partition: UInt32
     public var epoch: UInt64
@@ -178,19 +179,58 @@ public struct Batch: Sendable, Hashable {
 }
 
 public struct Work: Sendable, Hashable {
+    /// A batch's place in ``Work/items``: `count` consecutive items of `partition`, the first at
+    /// `firstOffset`, right after the previous run's.
+    public struct Run: Sendable, Hashable {
+        public var partition: UInt32
+        public var epoch: UInt64
+        public var firstOffset: UInt64
+        public var count: Int
+    }
+
     public var assigns: [Assign]
-    public var batches: [Batch]
+    /// The item batches, one run per partition, their items one after another in ``items``:
+    /// one array for every partition of the reply rather than one per partition (at P=4096 a
+    /// reply carries a thousand batches of one or two items each, and an array apiece was most
+    /// of the per-partition cost on both ends).
+    public internal(set) var runs: [Run] = []
+    public internal(set) var items: [Item] = []
     /// Release these after processing the batches above.
     public var revokes: [PartitionEpoch]
     /// The worker's leave is complete: it may exit.
     public var goodbye: Bool
     public init(assigns: [Assign] = [], batches: [Batch] = [], revokes: [PartitionEpoch] = [], goodbye: Bool = false) {
         self.assigns = assigns
-        self.batches = batches
         self.revokes = revokes
         self.goodbye = goodbye
+        for batch in batches { appendBatch(partition: batch.partition, epoch: batch.epoch, firstOffset: batch.firstOffset, items: batch.items) }
     }
-    public var isEmpty: Bool { assigns.isEmpty && batches.isEmpty && revokes.isEmpty && !goodbye }
+
+    public var isEmpty: Bool { assigns.isEmpty && runs.isEmpty && revokes.isEmpty && !goodbye }
+
+    /// Adds a batch: `items`, consecutive items of `partition` from `firstOffset` on.
+    public mutating func appendBatch(partition: UInt32, epoch: UInt64, firstOffset: UInt64, items batch: some Collection<Item>) {
+        runs.append(Run(partition: partition, epoch: epoch, firstOffset: firstOffset, count: batch.count))
+        items.append(contentsOf: batch)
+    }
+
+    /// Calls `body` with each batch's run and its items, in order.
+    public func forEachBatch<E: Error>(_ body: (Run, ArraySlice<Item>) throws(E) -> Void) throws(E) {
+        var start = 0
+        for run in runs {
+            try body(run, items[start..<start + run.count])
+            start += run.count
+        }
+    }
+
+    /// The batches as values (for tests and inspection; the hot paths use ``forEachBatch(_:)``).
+    public var batches: [Batch] {
+        var batches: [Batch] = []
+        forEachBatch { run, items in
+            batches.append(Batch(partition: run.partition, epoch: run.epoch, firstOffset: run.firstOffset, items: Array(items)))
+        }
+        return batches
+    }
 }
 
 public enum ClusterRequest: Sendable, Hashable {

@@ -12,10 +12,17 @@ public struct WorkerEngine: Sendable {
         var epoch: UInt64
         /// The offset the newest checkpoint sent covers (nil: none sent yet).
         var checkpointed: UInt64?
+        /// Where this partition's result is in ``WorkerEngine/results``, if `resultPoll` is the
+        /// current poll: one dictionary lookup a batch, and the results in the order taken.
+        var resultIndex = 0
+        var resultPoll: UInt64 = .max
     }
 
     private(set) var partitions: [Int: Owned] = [:]
-    private var results: [Int: PartitionResult] = [:]
+    /// The results for the next poll (nil: superseded by a new assignment).
+    private var results: [PartitionResult?] = []
+    /// Counts polls taken: a partition's result slot is valid for this poll only.
+    private var pollNumber: UInt64 = 0
     private var checkpoints: [Int: Checkpoint] = [:]
     private var released: [PartitionEpoch] = []
     private var unrestored: [Unrestored] = []
@@ -49,8 +56,7 @@ public struct WorkerEngine: Sendable {
         for assign in work.assigns {
             let partition = Int(assign.partition)
             // A new assignment supersedes whatever this worker held of the partition.
-            partitions[partition] = nil
-            results[partition] = nil
+            if let old = partitions.removeValue(forKey: partition), old.resultPoll == pollNumber { results[old.resultIndex] = nil }
             checkpoints[partition] = nil
             strays = strays.filter { $0.partition != assign.partition }
             let reason: String
@@ -68,7 +74,13 @@ public struct WorkerEngine: Sendable {
             unrestored.append(Unrestored(partition: assign.partition, epoch: assign.epoch, reason: reason))
             strays.insert(PartitionEpoch(partition: assign.partition, epoch: assign.epoch))
         }
-        for batch in work.batches { process(batch) }
+        work.forEachBatch { run, items in
+            switch Self.step(&partitions[Int(run.partition)], run, items, results: &results, poll: pollNumber) {
+            case nil: break
+            case .stray(let anomaly): if noteStray(PartitionEpoch(partition: run.partition, epoch: run.epoch)) { anomalies.append(anomaly) }
+            case .gap(let anomaly): anomalies.append(anomaly)
+            }
+        }
         for revoke in work.revokes {
             let partition = Int(revoke.partition)
             guard let owned = partitions[partition], owned.epoch == revoke.epoch else { continue }
@@ -79,49 +91,58 @@ public struct WorkerEngine: Sendable {
         if !work.assigns.isEmpty || !work.revokes.isEmpty { ownedPartitions = partitions.keys.sorted() }
     }
 
-    private mutating func process(_ batch: Batch) {
-        let partition = Int(batch.partition)
-        // Taken out of the dictionary while it is stepped, so that its sensor table has one
-        // owner and is mutated in place (a copy here would copy every sensor on each batch).
-        guard var owned = partitions.removeValue(forKey: partition) else {
-            if noteStray(batch) {
-                anomalies.append("batch for partition \(partition) epoch \(batch.epoch), which this worker does not own (ignoring any more of them)")
-            }
-            return
+    private enum BatchAnomaly {
+        /// A batch this worker cannot take (reported once per partition and epoch).
+        case stray(String)
+        /// Items past a gap in the offsets were skipped.
+        case gap(String)
+    }
+
+    /// Steps one batch's items through its partition's controller, in place (the partition's
+    /// sensor table has one owner: a copy here would copy every sensor on each batch), and adds
+    /// what they caused to the partition's result.
+    private static func step(
+        _ slot: inout Owned?, _ run: Work.Run, _ items: ArraySlice<Item>, results: inout [PartitionResult?], poll: UInt64
+    ) -> BatchAnomaly? {
+        let partition = Int(run.partition)
+        guard let epoch = slot?.epoch else {
+            return .stray("batch for partition \(partition) epoch \(run.epoch), which this worker does not own (ignoring any more of them)")
         }
-        defer { partitions[partition] = owned }
-        guard owned.epoch == batch.epoch else {
-            if noteStray(batch) {
-                anomalies.append("batch for partition \(partition) epoch \(batch.epoch), which this worker holds at epoch \(owned.epoch) (ignoring any more of them)")
-            }
-            return
+        guard epoch == run.epoch else {
+            return .stray("batch for partition \(partition) epoch \(run.epoch), which this worker holds at epoch \(epoch) (ignoring any more of them)")
         }
-        var result = results[partition] ?? PartitionResult(partition: batch.partition, epoch: owned.epoch, nextOffset: owned.state.nextOffset)
-        var offset = batch.firstOffset
+        if slot!.resultPoll != poll {
+            slot!.resultPoll = poll
+            slot!.resultIndex = results.count
+            results.append(PartitionResult(partition: run.partition, epoch: epoch, nextOffset: slot!.state.nextOffset))
+        }
+        let index = slot!.resultIndex
+        var offset = run.firstOffset
         do {
-            for item in batch.items {
-                switch try owned.state.apply(item, at: offset) {
+            for item in items {
+                switch try slot!.state.apply(item, at: offset) {
                 case .step(.command(let action)):
-                    result.commands.append(ProducedCommand(inputOffset: offset, sensor: item.sensor, action: action))
+                    results[index]!.commands.append(ProducedCommand(inputOffset: offset, sensor: item.sensor, action: action))
                 case .step(.droppedNoSetting):
-                    result.droppedNoSetting += 1
+                    results[index]!.droppedNoSetting += 1
                 case .step, .duplicate:
                     break
                 }
                 offset += 1
             }
         } catch {
-            anomalies.append("partition \(partition): items skipped from offset \(error.got), expected \(error.expected)")
+            results[index]!.nextOffset = slot!.state.nextOffset
+            return .gap("partition \(partition): items skipped from offset \(error.got), expected \(error.expected)")
         }
-        result.nextOffset = owned.state.nextOffset
-        results[partition] = result
+        results[index]!.nextOffset = slot!.state.nextOffset
+        return nil
     }
 
     /// Whether a batch this worker cannot take is the first for its partition and epoch.
-    private mutating func noteStray(_ batch: Batch) -> Bool {
+    private mutating func noteStray(_ stray: PartitionEpoch) -> Bool {
         // Bounded: a set this large means a confused coordinator; start over (one more line each).
         if strays.count >= 4096 { strays.removeAll() }
-        return strays.insert(PartitionEpoch(partition: batch.partition, epoch: batch.epoch)).inserted
+        return strays.insert(stray).inserted
     }
 
     /// The partitions of the checkpoint round in progress that it has not checkpointed yet.
@@ -168,6 +189,7 @@ public struct WorkerEngine: Sendable {
     /// Everything owed to the coordinator since the last poll.
     public mutating func takePoll(worker: String, incarnation: UInt64) -> Poll {
         defer {
+            pollNumber += 1
             results.removeAll(keepingCapacity: true)
             checkpoints.removeAll(keepingCapacity: true)
             released.removeAll()
@@ -176,7 +198,7 @@ public struct WorkerEngine: Sendable {
         }
         return Poll(
             worker: worker, incarnation: incarnation,
-            results: results.keys.sorted().map { results[$0]! },
+            results: results.compactMap(\.self),
             checkpoints: checkpoints.keys.sorted().map { checkpoints[$0]! },
             released: released,
             unrestored: unrestored

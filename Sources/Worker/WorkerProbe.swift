@@ -50,7 +50,7 @@ public final class WorkerProbe: Sendable {
         var items = 0
         switch reply {
         case .work(let work):
-            items = work.batches.reduce(0) { $0 + $1.items.count }
+            items = work.items.count
             for assign in work.assigns {
                 logger.info("partition assigned", metadata: ["partition": "\(assign.partition)", "epoch": "\(assign.epoch)", "from_offset": "\(assign.nextOffset)"])
             }

@@ -31,6 +31,22 @@ struct WorkerEngineTests {
         #expect(engine.takePoll(worker: "w", incarnation: 1).results.isEmpty)
     }
 
+    /// Replies applied before a poll add up to one result per partition, and an assignment
+    /// anew in between drops what the partition's result held (it was of the old epoch).
+    @Test func oneResultPerPartitionPerPollAndANewAssignmentSupersedesIt() {
+        var engine = WorkerEngine()
+        engine.apply(Work(assigns: [Self.assign(3), Self.assign(4)], batches: [Self.batch(3, sensors: 2, base: 10), Self.batch(4, sensors: 1, base: 20)]))
+        engine.apply(Work(batches: [Batch(partition: 3, epoch: 1, firstOffset: 4, items: [.reading(sensor: 10, temperature: 10)])]))
+        engine.apply(Work(assigns: [Self.assign(4, epoch: 2)]))
+        let poll = engine.takePoll(worker: "w", incarnation: 1)
+        #expect(poll.results.map(\.partition) == [3])
+        #expect(poll.results[0].nextOffset == 5)
+        #expect(poll.results[0].commands.map(\.inputOffset) == [2, 3, 4])
+        #expect(poll.results[0].commands.map(\.action) == [.off, .off, .on])
+        #expect(engine.epoch(of: 4) == 2)
+        #expect(engine.nextOffset(of: 4) == 0, "the new assignment's state is the one held")
+    }
+
     @Test func batchForAnotherEpochIsRefusedAndChangesNothing() {
         var engine = WorkerEngine()
         engine.apply(Work(assigns: [Self.assign(1, epoch: 5)], batches: [Self.batch(1, sensors: 1, base: 1, epoch: 4)]))
