@@ -1,4 +1,4 @@
-import Control
+public import Control
 
 // The binary codec of the cluster protocol's messages (ClusterProtocol.swift), see
 // docs/protocol.md.
@@ -167,6 +167,15 @@ extension ClusterReply {
     }
 
     public static func decode(_ bytes: [UInt8]) throws(FrameError) -> ClusterReply {
+        var storage: [Item] = []
+        return try decode(bytes, reusing: &storage)
+    }
+
+    /// Decodes a reply, its items into `storage` (emptied first; see ``takeItemStorage()``):
+    /// a worker that hands each reply's storage back decodes into the same block every time,
+    /// where a new one was page-faulted on each reply (it is a mapping of its own: large
+    /// blocks are, in the worker, see `WorkerService.mapLargeBlocks`).
+    public static func decode(_ bytes: [UInt8], reusing storage: inout [Item]) throws(FrameError) -> ClusterReply {
         var r = try ByteReader.frame(bytes).0
         return try FrameError.mapping {
             let kind = try r.read(UInt8.self)
@@ -176,10 +185,20 @@ extension ClusterReply {
                 reply = .welcome(Welcome(incarnation: try r.read(), partitionCount: try r.read(), pollWaitMilliseconds: try r.read(), checkpointIntervalMilliseconds: try r.read()))
             case .work:
                 var work = Work()
+                storage.removeAll(keepingCapacity: true)
+                swap(&work._items, &storage)
                 for _ in 0..<(try r.readCount(minimumElementSize: 24)) {
                     work.assigns.append(try r.readSnapshot())
                 }
-                for _ in 0..<(try r.readCount(minimumElementSize: 24)) {
+                let runs = try r.readCount(minimumElementSize: 24)
+                if runs > 0 {
+                    // One allocation for the items of every batch, never grown: at most what the
+                    // bytes left can hold, and what a reply carries. (Grown by doubling, a
+                    // reply's items were copied and page-faulted several times over: large
+                    // blocks are mappings of their own in the worker.)
+                    work._items.reserveCapacity(min(r.remaining / ItemCodec.readingSize, ClusterProtocol.maximumReplyItems))
+                }
+                for _ in 0..<runs {
                     let partition: UInt32 = try r.read(), epoch: UInt64 = try r.read(), firstOffset: UInt64 = try r.read()
                     let count = try r.readCount(minimumElementSize: ItemCodec.readingSize)
                     try work.appendBatch(partition: partition, epoch: epoch, firstOffset: firstOffset, decoding: count, from: &r)
@@ -259,10 +278,25 @@ extension ByteReader {
     }
 }
 
+extension ClusterReply {
+    /// A work reply's item array, emptied with its capacity kept, for the next
+    /// ``decode(_:reusing:)``; the reply keeps everything but its batches. Empty for any other
+    /// reply.
+    public mutating func takeItemStorage() -> [Item] {
+        guard case .work(var work) = self else { return [] }
+        // The reply's reference goes first, so that the array is held once and empties in place.
+        self = .work(Work(assigns: work.assigns, revokes: work.revokes, goodbye: work.goodbye))
+        var items: [Item] = []
+        swap(&items, &work._items)
+        items.removeAll(keepingCapacity: true)
+        return items
+    }
+}
+
 extension Work {
     /// Decodes a batch of `count` items into ``items`` (no array of its own).
     mutating func appendBatch(partition: UInt32, epoch: UInt64, firstOffset: UInt64, decoding count: Int, from r: inout ByteReader) throws(DecodeError) {
-        for _ in 0..<count { items.append(try ItemCodec.read(&r)) }
-        runs.append(Run(partition: partition, epoch: epoch, firstOffset: firstOffset, count: count))
+        for _ in 0..<count { _items.append(try ItemCodec.read(&r)) }
+        _runs.append(Run(partition: partition, epoch: epoch, firstOffset: firstOffset, count: count))
     }
 }

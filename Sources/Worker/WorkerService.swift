@@ -1,3 +1,4 @@
+import Control
 import Foundation
 public import Logging
 public import NNG
@@ -125,7 +126,7 @@ public struct WorkerService: Service {
     /// Sends a request and waits for its reply, asking again (with capped, jittered backoff)
     /// after a failure. Ends by throwing `CancellationError` when the task is cancelled.
     /// Returns the reply and the bytes moved both ways.
-    private func exchange(_ socket: Socket, _ request: ClusterRequest, errors: inout RateLimitedLog) async throws -> (ClusterReply, bytes: Int) {
+    private func exchange(_ socket: Socket, _ request: ClusterRequest, errors: inout RateLimitedLog, itemStorage: inout [Item]) async throws -> (ClusterReply, bytes: Int) {
         let bytes = request.encode()
         var backoff = Backoff()
         while true {
@@ -134,7 +135,7 @@ public struct WorkerService: Service {
                 try await socket.send(bytes, timeout: configuration.requestTimeout)
                 let reply = try await socket.receive(timeout: configuration.requestTimeout).bytes
                 do {
-                    let decoded = try ClusterReply.decode(reply)
+                    let decoded = try ClusterReply.decode(reply, reusing: &itemStorage)
                     errors.recovered("the coordinator answers again", to: logger)
                     return (decoded, bytes.count + reply.count)
                 } catch {
@@ -168,6 +169,8 @@ public struct WorkerService: Service {
         var notes = RateLimitedLog(interval: .seconds(10))
         var lastTrim = ContinuousClock.now
         var untrimmedBytes = 0
+        // The block each reply's items are decoded into, handed back after each reply.
+        var itemStorage: [Item] = []
         while true {
             if lifecycle.isLeaveRequested { session.requestLeave() }
             let preparing = ContinuousClock.now
@@ -176,10 +179,11 @@ public struct WorkerService: Service {
             switch action {
             case .send(let request):
                 let started = ContinuousClock.now
-                let (reply, moved) = try await exchange(socket, request, errors: &errors)
+                var (reply, moved) = try await exchange(socket, request, errors: &errors, itemStorage: &itemStorage)
                 let answered = ContinuousClock.now
                 session.received(reply, now: answered)
                 probe.exchanged(request, reply, session, started: started, logger: logger)
+                itemStorage = reply.takeItemStorage()
                 logger.debug("exchange", metadata: [
                     "prepare_ms": "\((started - preparing).formattedMilliseconds)", "round_trip_ms": "\((answered - started).formattedMilliseconds)",
                     "apply_ms": "\((ContinuousClock.now - answered).formattedMilliseconds)",

@@ -91,6 +91,34 @@ struct ClusterProtocolTests {
         }
     }
 
+    /// A worker decodes each reply's items into the block the previous reply's were in: the
+    /// replies are the same as decoded afresh, the block is reused, and a reply handed back keeps
+    /// everything but its batches.
+    @Test func repliesDecodeIntoTheItemsOfThePreviousOne() throws {
+        let setting = Item.setting(sensor: 4, try Setting(desired: 21, up: 1, down: 0.5))
+        let first = ClusterReply.work(Work(
+            assigns: [Assign(partition: 2, epoch: 1, nextOffset: 0, state: [9])],
+            batches: [Batch(partition: 2, epoch: 1, firstOffset: 0, items: [setting, .reading(sensor: 4, temperature: 19)]),
+                      Batch(partition: 5, epoch: 3, firstOffset: 7, items: (0..<300).map { .reading(sensor: 5, temperature: Double($0)) })],
+            revokes: [PartitionEpoch(partition: 1, epoch: 4)]
+        ))
+        let second = ClusterReply.work(Work(batches: [Batch(partition: 5, epoch: 3, firstOffset: 307, items: [.reading(sensor: 5, temperature: 1)])]))
+        var storage: [Item] = []
+        var decoded = try ClusterReply.decode(first.encode(), reusing: &storage)
+        #expect(decoded == first)
+        guard case .work(let work) = decoded else { throw CancellationError() }
+        #expect(work.runs.map(\.count) == [2, 300])
+        #expect(work.batches.map(\.items) == [[setting, .reading(sensor: 4, temperature: 19)], (0..<300).map { .reading(sensor: 5, temperature: Double($0)) }])
+        storage = decoded.takeItemStorage()
+        #expect(decoded == .work(Work(assigns: work.assigns, revokes: work.revokes)))
+        #expect(storage.isEmpty && storage.capacity >= 302)
+        let block = storage.withUnsafeBufferPointer { $0.baseAddress }
+        let next = try ClusterReply.decode(second.encode(), reusing: &storage)
+        #expect(next == second)
+        guard case .work(let nextWork) = next else { throw CancellationError() }
+        #expect(nextWork.items.withUnsafeBufferPointer { $0.baseAddress } == block, "the same block")
+    }
+
     @Test func everyOtherFrameIsVersionOne() {
         let frames: [[UInt8]] = [
             ClusterRequest.hello(Hello(worker: "w1")).encode(),
