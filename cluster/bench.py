@@ -9,7 +9,8 @@ figures. Writes the results as JSON and regenerates docs/benchmarks.md from them
 
 Scenarios: the plain C pipeline of ../shared/limit (right before each binary throughput run,
 for the ratio), max throughput (binary, JSON), latency at 100k and 1M readings/s, checkpoint
-cost, throughput at P=64 and P=4096 with 2 and with 8 workers, worker memory per sensor at 1M
+cost (throughput with and without, and checkpoint work's share of the cluster's CPU under
+`perf`, if installed), throughput at P=64 and P=4096 with 2 and with 8 workers, worker memory per sensor at 1M
 and 10M sensors, failover of a worker holding 1M sensors (median and max of 5), `commands
 --follow` read rate, and the PUB feed at 500k commands/s. Benchmarks are never pass/fail."""
 import argparse
@@ -126,6 +127,57 @@ def throughput(root, fmt, runs, seconds, sensors=100_000, batch=None, partitions
         out.update(c_floor_per_second=statistics.median(floors), c_floor_runs=[round(f) for f in floors],
                    ratio_to_c=round(statistics.median(ratios), 4))
     return out
+
+
+# Where checkpoint work starts, per process: the coordinator's checkpoint thread (writing the
+# files, after syncing the logs they cover), its acceptance of a checkpoint (validation, the
+# trim of the items it covers), a worker's snapshots (encoding). Nested closures of one root
+# share its name: the largest inclusive share of each root counts, once.
+CHECKPOINT_ROOTS = {
+    "coordinator, writing checkpoint files": "DiskWriterC21writeCheckpointsIfDue",
+    "coordinator, accepting checkpoints": "CoordinatorCoreAAV5store_4from",
+    "workers, taking snapshots": "EngineV17checkpointChanged",
+}
+
+
+def checkpoint_share(root, runs, seconds, sensors=100_000):
+    """The share of the cluster's CPU (coordinator and workers; `perf record -g` of the three
+    processes during a max-throughput run, checkpoints every second) spent in checkpoint work,
+    by the inclusive samples of CHECKPOINT_ROOTS: what checkpoints cost a CPU-bound cluster,
+    measured inside one run rather than as the difference of two noisy ones. None without perf."""
+    if subprocess.run(["sh", "-c", "command -v perf"], capture_output=True).returncode != 0:
+        return None
+    shares, parts, results = [], [], []
+    for i in range(runs):
+        data = Path(root) / f"perf-checkpoints-{i}.data"
+        with Run(root, f"ckshare-{i}") as cluster:
+            pids = [cluster.coordinator.pid] + [w.pid for w in cluster.workers.values()]
+            perf = subprocess.Popen(["perf", "record", "-F", "999", "-g", "-o", str(data), "-p", ",".join(map(str, pids)), "--", "sleep", str(seconds)],
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            results.append(bench(cluster, "--format", "binary", "--sensors", sensors, "--duration", seconds, "--connections", 2, "--batch", 10000))
+            perf.wait()
+        report = subprocess.run(["perf", "report", "-i", str(data), "--children", "--sort", "symbol", "--stdio", "-g", "none"],
+                                capture_output=True, text=True).stdout
+        found = {}
+        for line in report.splitlines():
+            fields = line.split()
+            if len(fields) < 4 or not fields[0].endswith("%"):
+                continue
+            for label, root_symbol in CHECKPOINT_ROOTS.items():
+                if root_symbol in line:
+                    found[label] = max(found.get(label, 0.0), float(fields[0].rstrip("%")))
+        data.unlink(missing_ok=True)
+        if not found:
+            # No checkpoint work in the profile at all means perf did not see it (no call
+            # graphs, renamed symbols), not that it is free.
+            raise RuntimeError(f"checkpoint_share: none of {list(CHECKPOINT_ROOTS.values())} in the profile of run {i}")
+        parts.append(found)
+        shares.append(round(sum(found.values()), 2))
+    return {
+        "share_percent": statistics.median(shares), "runs_percent": shares, "parts_percent": parts,
+        "end_to_end_per_second": median_of(results, "end_to_end_per_second"),
+        "command": f"perf record -g -p COORDINATOR,W1,W2 during thermoshard bench --format binary --sensors {sensors} --duration {seconds} --connections 2 --batch 10000 (P=64, 2 workers, checkpoints every 1s); perf report --children: inclusive samples of {', '.join(CHECKPOINT_ROOTS.values())}",
+    }
 
 
 def paced(root, name, rate, runs, seconds, sensors=100_000, tls=None):
@@ -283,6 +335,7 @@ def main():
     step("latency_100k", latency, root, 100_000, runs, seconds)
     step("latency_1m", latency, root, 1_000_000, runs, seconds)
     step("checkpoints_off", throughput, root, "binary", runs, seconds, batch=10000, checkpoint="60m")
+    step("checkpoint_share", checkpoint_share, root, runs, seconds)
     for workers in (2, 8):
         for partitions in (64, 4096):
             step(f"partitions_{partitions}_workers_{workers}", throughput, root, "binary", runs, seconds, batch=10000,

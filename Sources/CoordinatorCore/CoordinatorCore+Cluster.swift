@@ -150,15 +150,17 @@ extension CoordinatorCore {
             counters.fenced += 1
             return
         }
-        let log = logs[partition]
+        // The marks, not a copy of the log: a copy alive at the trim below made the trim copy
+        // every item the log holds (copy-on-write), at each checkpoint of each partition.
+        let (base, published) = (logs[partition].base, logs[partition].published)
         let offset = checkpoint.nextOffset
         var problem: String?
-        if offset < log.base {
+        if offset < base {
             // The next owner would be sent the items from its offset, and they are gone.
-            problem = "it is at offset \(offset), before the checkpoint stored (\(log.base))"
-        } else if offset > log.published {
+            problem = "it is at offset \(offset), before the checkpoint stored (\(base))"
+        } else if offset > published {
             // Dropping the items below it would drop the commands they cause, never reported.
-            problem = "it is at offset \(offset), beyond the results reported (\(log.published))"
+            problem = "it is at offset \(offset), beyond the results reported (\(published))"
         } else {
             do {
                 try CheckpointCodec.validate(checkpoint.state, partition: partition, nextOffset: offset, partitioner: partitioner)
