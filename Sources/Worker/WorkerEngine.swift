@@ -76,9 +76,15 @@ public struct WorkerEngine: Sendable {
         }
         work.forEachBatch { run, items in
             switch Self.step(&partitions[Int(run.partition)], run, items, results: &results, poll: pollNumber) {
-            case nil: break
-            case .stray(let anomaly): if noteStray(PartitionEpoch(partition: run.partition, epoch: run.epoch)) { anomalies.append(anomaly) }
-            case .gap(let anomaly): anomalies.append(anomaly)
+            case nil:
+                break
+            case .stray(let held):
+                // The line is built only the first time (a confused coordinator may send many).
+                guard noteStray(PartitionEpoch(partition: run.partition, epoch: run.epoch)) else { break }
+                let holding = held.map { "which this worker holds at epoch \($0)" } ?? "which this worker does not own"
+                anomalies.append("batch for partition \(run.partition) epoch \(run.epoch), \(holding) (ignoring any more of them)")
+            case .gap(let error):
+                anomalies.append("partition \(run.partition): items skipped from offset \(error.got), expected \(error.expected)")
             }
         }
         for revoke in work.revokes {
@@ -92,10 +98,11 @@ public struct WorkerEngine: Sendable {
     }
 
     private enum BatchAnomaly {
-        /// A batch this worker cannot take (reported once per partition and epoch).
-        case stray(String)
+        /// A batch this worker cannot take (reported once per partition and epoch): the epoch
+        /// it holds the partition at, nil if it does not hold it.
+        case stray(held: UInt64?)
         /// Items past a gap in the offsets were skipped.
-        case gap(String)
+        case gap(PartitionState.OffsetGap)
     }
 
     /// Steps one batch's items through its partition's controller, in place (the partition's
@@ -104,13 +111,7 @@ public struct WorkerEngine: Sendable {
     private static func step(
         _ slot: inout Owned?, _ run: Work.Run, _ items: ArraySlice<Item>, results: inout [PartitionResult?], poll: UInt64
     ) -> BatchAnomaly? {
-        let partition = Int(run.partition)
-        guard let epoch = slot?.epoch else {
-            return .stray("batch for partition \(partition) epoch \(run.epoch), which this worker does not own (ignoring any more of them)")
-        }
-        guard epoch == run.epoch else {
-            return .stray("batch for partition \(partition) epoch \(run.epoch), which this worker holds at epoch \(epoch) (ignoring any more of them)")
-        }
+        guard let epoch = slot?.epoch, epoch == run.epoch else { return .stray(held: slot?.epoch) }
         if slot!.resultPoll != poll {
             slot!.resultPoll = poll
             slot!.resultIndex = results.count
@@ -118,6 +119,7 @@ public struct WorkerEngine: Sendable {
         }
         let index = slot!.resultIndex
         var offset = run.firstOffset
+        var anomaly: BatchAnomaly?
         do {
             for item in items {
                 switch try slot!.state.apply(item, at: offset) {
@@ -131,11 +133,10 @@ public struct WorkerEngine: Sendable {
                 offset += 1
             }
         } catch {
-            results[index]!.nextOffset = slot!.state.nextOffset
-            return .gap("partition \(partition): items skipped from offset \(error.got), expected \(error.expected)")
+            anomaly = .gap(error)
         }
         results[index]!.nextOffset = slot!.state.nextOffset
-        return nil
+        return anomaly
     }
 
     /// Whether a batch this worker cannot take is the first for its partition and epoch.
