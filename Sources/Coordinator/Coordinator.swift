@@ -45,17 +45,15 @@ actor Coordinator {
         let continuation: CheckedContinuation<Void, Never>
     }
 
-    /// The commands for the PUB socket, in publication order: one element per group commit, its
-    /// commands in order (the feed task encodes them in the `--feed` format).
-    nonisolated let feed: AsyncStream<[CommandEvent]>
-    private let feedContinuation: AsyncStream<[CommandEvent]>.Continuation
+    /// Publishes each group commit's commands on the disk thread, as soon as they are written.
+    private let feed: FeedPublisher
 
-    init(configuration: CoordinatorConfiguration, directory: DataDirectory, disk: DiskWriter, recovered: StoredState, logger: Logger) {
+    init(configuration: CoordinatorConfiguration, directory: DataDirectory, disk: DiskWriter, feed: FeedPublisher, recovered: StoredState, logger: Logger) {
         self.configuration = configuration
         self.directory = directory
         self.disk = disk
+        self.feed = feed
         self.logger = logger
-        (feed, feedContinuation) = AsyncStream.makeStream(bufferingPolicy: .unbounded)
         core = CoordinatorCore(settings: CoreSettings(
             partitionCount: directory.partitionCount,
             heartbeatTimeout: configuration.heartbeatTimeout.nanoseconds,
@@ -126,7 +124,8 @@ actor Coordinator {
     /// Hands the pending batch to the disk if it is idle (else it goes when the disk is done).
     private func flush() {
         guard failure == nil, let (number, batch) = core.startWrite() else { return }
-        disk.write(batch) { result in
+        disk.write(batch) { [feed] result in
+            if case .success = result { feed.publish(batch.commands) }
             Task { await self.batchWritten(number, batch, result) }
         }
     }
@@ -136,8 +135,7 @@ actor Coordinator {
         case .success(let report):
             commandLatency.written(batch.journalEnds, now: clock.now())
             commandLogStart = report.commandLogStart
-            let commands = core.batchWritten(number, batch, report: report)
-            if !commands.isEmpty { feedContinuation.yield(commands) }
+            core.batchWritten(number, batch, report: report)
             for waiter in batchWaiters.removeValue(forKey: number) ?? [] { waiter.resume(returning: nil) }
             if !batch.commands.isEmpty {
                 recentCommands.append(contentsOf: batch.commands)
@@ -228,7 +226,6 @@ actor Coordinator {
         execute()
         for reader in commandReaders { reader.continuation.resume() }
         commandReaders.removeAll()
-        feedContinuation.finish()
     }
 
     var isRunning: Bool { core.running }

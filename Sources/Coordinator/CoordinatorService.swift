@@ -44,8 +44,10 @@ public struct CoordinatorService: Service {
             "ms": "\((ContinuousClock.now - started).nanoseconds / 1_000_000)",
             "items_to_replay": "\(recovered.stored.logs.reduce(0) { $0 + $1.items.count })",
         ])
-        let coordinator = Coordinator(configuration: configuration, directory: directory, disk: disk, recovered: recovered.stored, logger: logger)
         let sockets = try Sockets(configuration, logger: logger)
+        let coordinator = Coordinator(configuration: configuration, directory: directory, disk: disk,
+                                      feed: FeedPublisher(socket: sockets.publish, format: configuration.feedFormat),
+                                      recovered: recovered.stored, logger: logger)
         do {
             try sockets.listen(configuration)
         } catch {
@@ -98,21 +100,6 @@ public struct CoordinatorService: Service {
                 for context in sockets.contexts(sockets.admin, Self.adminContexts) {
                     group.addTask {
                         await Self.serve(context) { message in await Self.handleAdmin(message.bytes, coordinator, sockets, probe, operators) }
-                    }
-                }
-                let feedFormat = configuration.feedFormat
-                group.addTask {
-                    // PUB never waits (it queues or drops per subscriber), so a group commit's
-                    // messages go out in one pass without an await per message. The text feed
-                    // costs a message per command: it is not even encoded while no one listens.
-                    for await commands in coordinator.feed {
-                        switch feedFormat {
-                        case .text:
-                            guard sockets.publish.connectionStats.open > 0 else { continue }
-                            for command in commands { try? sockets.publish.trySend(command.encodeFeedMessage()) }
-                        case .binary:
-                            for message in FeedBatch.encode(commands) { try? sockets.publish.trySend(message) }
-                        }
                     }
                 }
                 let pipeEvents = sockets.clusterPipeEvents

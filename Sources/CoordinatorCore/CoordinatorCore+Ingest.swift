@@ -139,11 +139,10 @@ extension CoordinatorCore {
     /// Whether batch `number` is on disk.
     public func isWritten(_ number: UInt64) -> Bool { number <= written }
 
-    /// A batch is on disk: its items may go to workers (owners are woken), and its commands to
-    /// the feed (returned, in order; the shell encodes them in the feed's format); the shell
-    /// then answers the requests that waited for it.
-    @discardableResult
-    public mutating func batchWritten(_ number: UInt64, _ batch: CommitBatch, report: WriteReport) -> [CommandEvent] {
+    /// A batch is on disk: its items may go to workers (owners are woken); the shell then
+    /// answers the requests that waited for it. (Its commands were published by then: the shell
+    /// puts them on the feed from the disk thread, as soon as the batch is written.)
+    public mutating func batchWritten(_ number: UInt64, _ batch: CommitBatch, report: WriteReport) {
         writing = false
         written = number
         counters.journalSegments = UInt64(report.journalSegments)
@@ -160,8 +159,5 @@ extension CoordinatorCore {
         for worker in owners.sorted() { wake(worker) }
         if !producerBatch.isEmpty { producerBatch = producerBatch.filter { $0.value > number } }
         if let last = batch.commands.last { writtenCommandEnd = last.offset + 1 }
-        return batch.commands.map {
-            CommandEvent(sensor: $0.sensor, action: $0.action, partition: Int($0.partition), inputOffset: $0.inputOffset, commandOffset: $0.offset)
-        }
     }
 }

@@ -24,7 +24,7 @@ struct CoordinatorCoreTests {
             _ = core.admit(IngestRequest(items: items), now: 1)
             let write = core.startWrite()
             let (number, batch) = try #require(write)
-            _ = core.batchWritten(number, batch, report: WriteReport())
+            core.batchWritten(number, batch, report: WriteReport())
         }
         return (core, welcome.incarnation)
     }

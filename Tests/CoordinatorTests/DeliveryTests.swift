@@ -26,7 +26,7 @@ struct DeliveryTests {
         _ = core.admit(IngestRequest(items: items), now: 1)
         let write = core.startWrite()
         let (number, batch) = try #require(write)
-        _ = core.batchWritten(number, batch, report: WriteReport())
+        core.batchWritten(number, batch, report: WriteReport())
         return (core, welcome.incarnation)
     }
 
@@ -71,7 +71,7 @@ struct DeliveryTests {
         _ = core.admit(IngestRequest(items: [.reading(sensor: sensor, temperature: 25)]), now: 4)
         let write = core.startWrite()
         let (number, batch) = try #require(write)
-        _ = core.batchWritten(number, batch, report: WriteReport())
+        core.batchWritten(number, batch, report: WriteReport())
         let answers = core.takeActions().compactMap { action -> Work? in
             if case .answer("a", .work(let work)) = action { work } else { nil }
         }

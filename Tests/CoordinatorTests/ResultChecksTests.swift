@@ -35,7 +35,7 @@ struct ResultChecksTests {
             _ = core.admit(IngestRequest(items: items), now: 1)
             let write = core.startWrite()
             let (number, batch) = try #require(write)
-            _ = core.batchWritten(number, batch, report: WriteReport())
+            core.batchWritten(number, batch, report: WriteReport())
             // The first poll gets the items.
             guard case .reply(.work(let work)) = core.handle(.poll(Poll(worker: "a", incarnation: welcome.incarnation)), pipe: 7, now: 2) else {
                 throw CancellationError()

@@ -79,7 +79,7 @@ struct SimulatedCluster {
         guard let (number, batch) = inFlight else { return }
         inFlight = nil
         disk.write(batch)
-        _ = core.batchWritten(number, batch, report: WriteReport())
+        core.batchWritten(number, batch, report: WriteReport())
         acknowledged += waiting.filter { $0.batch <= number }.map(\.request)
         waiting.removeAll { $0.batch <= number }
         execute()

@@ -124,6 +124,48 @@ struct WorkerSessionTests {
         #expect(after.checkpoints.isEmpty)
     }
 
+    /// A session that owns partitions 0...3 with `sensors` sensors each, a checkpoint due.
+    static func owningFour(sensors: Int, minimum: Int, cap: Int = 131_072) -> WorkerSession {
+        var session = Self.registered()
+        session.minimumCheckpointSensors = minimum
+        session.checkpointSensorBudget = cap
+        for partition in 0..<4 {
+            _ = session.next(now: Self.at(1))
+            session.received(.work(Work(assigns: [WorkerEngineTests.assign(partition)],
+                                        batches: [WorkerEngineTests.batch(partition, sensors: sensors, base: 10)])), now: Self.at(1))
+        }
+        _ = session.next(now: Self.at(2))
+        session.received(.work(Work()), now: Self.at(2))
+        return session
+    }
+
+    /// The partitions checkpointed by each poll from `now` on, until a poll carries none.
+    static func checkpointRound(_ session: inout WorkerSession, from now: Int) throws -> [[UInt32]] {
+        var polls: [[UInt32]] = []
+        for step in 0..<8 {
+            let poll = try #require(Self.isPoll(session.next(now: Self.at(now + step))))
+            session.received(.work(Work()), now: Self.at(now + step))
+            if poll.checkpoints.isEmpty { break }
+            polls.append(poll.checkpoints.map(\.partition))
+        }
+        return polls
+    }
+
+    @Test func aCheckpointRoundIsSpreadOverPolls() throws {
+        // 4 x 5 sensors: a sixteenth is 1, so the minimum (5) decides: a partition a poll.
+        var session = Self.owningFour(sensors: 5, minimum: 5)
+        #expect(try Self.checkpointRound(&session, from: 1001) == [[0], [1], [2], [3]])
+        // With a minimum of 10, two partitions a poll.
+        session = Self.owningFour(sensors: 5, minimum: 10)
+        #expect(try Self.checkpointRound(&session, from: 1001) == [[0, 1], [2, 3]])
+        // The cap wins over the minimum.
+        session = Self.owningFour(sensors: 5, minimum: 10, cap: 5)
+        #expect(try Self.checkpointRound(&session, from: 1001) == [[0], [1], [2], [3]])
+        // A partition bigger than the budget still goes, alone.
+        session = Self.owningFour(sensors: 5, minimum: 1, cap: 1)
+        #expect(try Self.checkpointRound(&session, from: 1001) == [[0], [1], [2], [3]])
+    }
+
     @Test func aTakeoverIsRestoredBeforeTheCheckpointRoundGoesOn() throws {
         var session = Self.registered()
         _ = session.next(now: Self.at(1))
