@@ -18,6 +18,7 @@ import json
 import os
 import platform
 import signal
+import shutil
 import statistics
 import subprocess
 import sys
@@ -71,6 +72,12 @@ class Run:
 
     def __exit__(self, *exc):
         self.cluster.stop()
+        # The run's data goes with it (its logs stay): left behind, a full run's journals and
+        # command logs (13 GB after the 10M-sensor run) stay in the page cache and on disk, and
+        # each later run writes its own into memory the guest has not touched yet, which costs
+        # it several times the CPU a page (docs/benchmarks.md). The C pipeline truncates its
+        # log each run too.
+        shutil.rmtree(self.cluster.data, ignore_errors=True)
 
 
 def tls_certs(root):
