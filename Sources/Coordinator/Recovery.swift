@@ -25,6 +25,7 @@ enum Recovery {
         var checkpoints: [PartitionSnapshot?] = []
         var notes: [String] = []
         var errors: [String] = []
+        if store.slotsCreated > 0 { notes.append("made \(store.slotsCreated) empty checkpoint files (two a partition, written over in place from now on)") }
         for partition in 0..<count {
             let (checkpoint, problems) = store.load(partition: partition)
             errors.append(contentsOf: problems)

@@ -4,14 +4,18 @@ public import Wire
 /// Each partition's two newest checkpoints, `partition-NNNNN.ckpt` and `.prev`, under
 /// `checkpoints/`.
 ///
-/// Once a partition has both files, a new checkpoint overwrites the older one, `.prev`, in
-/// place, is synced, and the two names are swapped in one atomic step (`renameat2` with
-/// `RENAME_EXCHANGE`): the new one is `.ckpt`, the one before it `.prev`. No file is created:
-/// with 4,096 partitions checkpointed every second, creating a file for each (ext4 searching
-/// for a free inode among thousands freed a second ago) and two renames had been a quarter of
-/// the coordinator's work. Until a partition has both files, and on a file system that cannot
-/// swap names, a write goes to a temporary file, is synced, the current file becomes `.prev`
-/// and the new one takes its name. A group of checkpoints is written and synced together.
+/// Both files of every partition are made, empty, when the store opens and they are not there
+/// (at a data directory's first start: two files a partition). An empty file is a slot, not a
+/// checkpoint. A new checkpoint overwrites the older of the two, `.prev`, in place, is synced,
+/// and the two names are swapped in one atomic step (`renameat2` with `RENAME_EXCHANGE`): the
+/// new one is `.ckpt`, the one before it `.prev`. No file is created while the coordinator
+/// serves: with 4,096 partitions checkpointed every second, creating a file for each (ext4
+/// searching for a free inode among thousands freed a second ago) and two renames had been a
+/// quarter of the coordinator's work, and even the first two checkpoints of each partition,
+/// created as files, were a third of the coordinator's samples over a fresh cluster's first
+/// seconds. On a file system that cannot swap names (or if a file went missing), a write goes
+/// to a temporary file, is synced, the current file becomes `.prev` and the new one takes its
+/// name. A group of checkpoints is written and synced together.
 /// A crash at any point leaves at least one intact checkpoint: the one not being written
 /// (a torn overwrite fails its checksum; before the swap, `.prev` may hold the newer one,
 /// which loading finds by its offset). Each file
@@ -37,6 +41,21 @@ public final class CheckpointStore {
         offsets = Array(repeating: (nil, nil), count: partitionCount)
         newestInPrevious = Array(repeating: false, count: partitionCount)
         try FileSystem.createDirectory(directory)
+        try makeSlots()
+    }
+
+    /// The empty files this store made when it opened (a data directory's first start).
+    public private(set) var slotsCreated = 0
+
+    /// Creates the empty files not there yet, and makes their names durable.
+    private func makeSlots() throws(StorageError) {
+        for partition in 0..<partitionCount {
+            for previous in [false, true] where !FileSystem.exists(path(partition, previous: previous)) {
+                _ = try File(path: path(partition, previous: previous), create: true)
+                slotsCreated += 1
+            }
+        }
+        if slotsCreated > 0 { FileSystem.syncDirectory(directory) }
     }
 
     public var partitionCount: Int { offsets.count }
@@ -91,7 +110,8 @@ public final class CheckpointStore {
                 notes.append("checkpoint \(path) unreadable: \(error)")
                 continue
             }
-            guard let bytes else { continue }
+            // Missing, or an empty slot: no checkpoint there.
+            guard let bytes, !bytes.isEmpty else { continue }
             switch Self.decode(bytes, partition: partition) {
             case .success(let checkpoint):
                 found.append(checkpoint)

@@ -219,6 +219,48 @@ struct CheckpointStoreTests {
         #expect(!(try FileManager.default.contentsOfDirectory(atPath: dir.path)).contains { $0.hasSuffix(".tmp") })
     }
 
+    @Test func aNewStoreMakesEmptySlotsAndItsFirstCheckpointsCreateNoFile() throws {
+        let dir = TemporaryDirectory()
+        let store = try CheckpointStore(directory: dir.path, partitionCount: 2)
+        let current = dir.path + "/partition-00001.ckpt", previous = dir.path + "/partition-00001.prev"
+        // Both files of each partition are there, empty: no checkpoint, and nothing damaged.
+        for path in [current, previous, dir.path + "/partition-00000.ckpt", dir.path + "/partition-00000.prev"] {
+            #expect(try FileManager.default.attributesOfItem(atPath: path)[.size] as? UInt64 == 0)
+        }
+        let (nothing, quiet) = store.load(partition: 1)
+        #expect(nothing == nil && quiet.isEmpty)
+        let (ckptInode, prevInode) = (try Self.inode(current), try Self.inode(previous))
+        try store.write(checkpoint(10), sync: true)
+        // The first went over the empty `.prev`, and the names were swapped.
+        #expect(try Self.inode(current) == prevInode && Self.inode(previous) == ckptInode)
+        try store.write(checkpoint(20), sync: true)
+        #expect(try Self.inode(current) == ckptInode && Self.inode(previous) == prevInode)
+        let reopened = try CheckpointStore(directory: dir.path, partitionCount: 2)
+        let (loaded, notes) = reopened.load(partition: 1)
+        #expect(loaded == checkpoint(20) && notes.isEmpty)
+        #expect(reopened.retainFrom(partition: 1) == 10)
+        #expect(reopened.load(partition: 0).0 == nil)
+    }
+
+    @Test func aCrashBeforeTheFirstSwapLeavesTheCheckpointUnderTheOlderName() throws {
+        let dir = TemporaryDirectory()
+        _ = try CheckpointStore(directory: dir.path, partitionCount: 2)
+        // As if the process died after the first checkpoint went over the empty `.prev` and
+        // before the swap: `.ckpt` is still the empty slot.
+        let other = TemporaryDirectory()
+        try CheckpointStore(directory: other.path, partitionCount: 2).write(checkpoint(10), sync: false)
+        try FileManager.default.removeItem(atPath: dir.path + "/partition-00001.prev")
+        try FileManager.default.copyItem(atPath: other.path + "/partition-00001.ckpt", toPath: dir.path + "/partition-00001.prev")
+        let reopened = try CheckpointStore(directory: dir.path, partitionCount: 2)
+        let (loaded, notes) = reopened.load(partition: 1)
+        #expect(loaded == checkpoint(10) && notes.isEmpty)
+        // The next goes over the empty `.ckpt`, keeping 10 as the older.
+        try reopened.write(checkpoint(20), sync: false)
+        let again = try CheckpointStore(directory: dir.path, partitionCount: 2)
+        #expect(again.load(partition: 1).0 == checkpoint(20))
+        #expect(again.retainFrom(partition: 1) == 10)
+    }
+
     @Test func aCrashBeforeTheSwapLeavesTheNewerUnderTheOlderName() throws {
         let dir = TemporaryDirectory()
         let store = try CheckpointStore(directory: dir.path, partitionCount: 2)
