@@ -163,6 +163,9 @@ def main():
         data = Path(root) / "hops.data"
         subprocess.run(["perf", "record", "-a", "-e", ",".join(EVENTS), "-o", str(data), "--", "sleep", "1"],
                        check=True, capture_output=True)
+        # The journal and the command log may have moved to a new segment (a new descriptor)
+        # meanwhile: at 1M readings/s the command log does once a second.
+        marks = {**roles(cluster, pids), **marks}
         out, err = bench.communicate(timeout=600)
         if bench.returncode != 0:
             sys.exit(f"bench failed: {err[-2000:]}")
