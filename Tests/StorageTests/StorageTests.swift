@@ -201,18 +201,34 @@ struct CheckpointStoreTests {
         try #require((try FileManager.default.attributesOfItem(atPath: path))[.systemFileNumber] as? UInt64)
     }
 
+    /// Writes partition 1's checkpoints at `offsets` one after another and checks that each
+    /// went over the older file in place: the two names swap their files at every write, and
+    /// no file is created.
+    func expectEachWriteSwapsInPlace(_ store: CheckpointStore, in dir: borrowing TemporaryDirectory, _ offsets: [UInt64]) throws {
+        let current = dir.path + "/partition-00001.ckpt", previous = dir.path + "/partition-00001.prev"
+        for offset in offsets {
+            let (ckptInode, prevInode) = (try Self.inode(current), try Self.inode(previous))
+            try store.write(checkpoint(offset), sync: true)
+            #expect(try Self.inode(current) == prevInode && Self.inode(previous) == ckptInode)
+        }
+    }
+
+    /// Puts in partition 1's `.prev` the bytes its checkpoint at `offset` is written as: what a
+    /// process that died after writing over `.prev` and before the swap leaves there.
+    func plantInPrevious(_ offset: UInt64, in dir: borrowing TemporaryDirectory) throws {
+        let other = TemporaryDirectory()
+        try CheckpointStore(directory: other.path, partitionCount: 2).write(checkpoint(offset), sync: false)
+        try FileManager.default.removeItem(atPath: dir.path + "/partition-00001.prev")
+        try FileManager.default.copyItem(atPath: other.path + "/partition-00001.ckpt", toPath: dir.path + "/partition-00001.prev")
+    }
+
     @Test func aThirdCheckpointOverwritesTheOlderFileAndSwapsTheNames() throws {
         let dir = TemporaryDirectory()
         let store = try CheckpointStore(directory: dir.path, partitionCount: 2)
-        let current = dir.path + "/partition-00001.ckpt", previous = dir.path + "/partition-00001.prev"
         try store.write(checkpoint(10), sync: true)
         try store.write(checkpoint(20), sync: true)
-        let (ckptInode, prevInode) = (try Self.inode(current), try Self.inode(previous))
-        try store.write(checkpoint(30), sync: true)
         // No new file: the older one was written over and the two names swapped.
-        #expect(try Self.inode(current) == prevInode && Self.inode(previous) == ckptInode)
-        try store.write(checkpoint(40), sync: true)
-        #expect(try Self.inode(current) == ckptInode && Self.inode(previous) == prevInode)
+        try expectEachWriteSwapsInPlace(store, in: dir, [30, 40])
         let reopened = try CheckpointStore(directory: dir.path, partitionCount: 2)
         #expect(reopened.load(partition: 1).0 == checkpoint(40))
         #expect(reopened.retainFrom(partition: 1) == 30)
@@ -229,12 +245,8 @@ struct CheckpointStoreTests {
         }
         let (nothing, quiet) = store.load(partition: 1)
         #expect(nothing == nil && quiet.isEmpty)
-        let (ckptInode, prevInode) = (try Self.inode(current), try Self.inode(previous))
-        try store.write(checkpoint(10), sync: true)
         // The first went over the empty `.prev`, and the names were swapped.
-        #expect(try Self.inode(current) == prevInode && Self.inode(previous) == ckptInode)
-        try store.write(checkpoint(20), sync: true)
-        #expect(try Self.inode(current) == ckptInode && Self.inode(previous) == prevInode)
+        try expectEachWriteSwapsInPlace(store, in: dir, [10, 20])
         let reopened = try CheckpointStore(directory: dir.path, partitionCount: 2)
         let (loaded, notes) = reopened.load(partition: 1)
         #expect(loaded == checkpoint(20) && notes.isEmpty)
@@ -247,10 +259,7 @@ struct CheckpointStoreTests {
         _ = try CheckpointStore(directory: dir.path, partitionCount: 2)
         // As if the process died after the first checkpoint went over the empty `.prev` and
         // before the swap: `.ckpt` is still the empty slot.
-        let other = TemporaryDirectory()
-        try CheckpointStore(directory: other.path, partitionCount: 2).write(checkpoint(10), sync: false)
-        try FileManager.default.removeItem(atPath: dir.path + "/partition-00001.prev")
-        try FileManager.default.copyItem(atPath: other.path + "/partition-00001.ckpt", toPath: dir.path + "/partition-00001.prev")
+        try plantInPrevious(10, in: dir)
         let reopened = try CheckpointStore(directory: dir.path, partitionCount: 2)
         let (loaded, notes) = reopened.load(partition: 1)
         #expect(loaded == checkpoint(10) && notes.isEmpty)
@@ -268,12 +277,8 @@ struct CheckpointStoreTests {
         try store.write(checkpoint(20), sync: false)
         try store.write(checkpoint(30), sync: false)
         // As if the process died after overwriting `.prev` with 40 and before the swap: `.ckpt`
-        // holds 30, `.prev` 40 (a copy of the bytes 40 would have written there).
-        let other = TemporaryDirectory()
-        let scratch = try CheckpointStore(directory: other.path, partitionCount: 2)
-        try scratch.write(checkpoint(40), sync: false)
-        try FileManager.default.removeItem(atPath: dir.path + "/partition-00001.prev")
-        try FileManager.default.copyItem(atPath: other.path + "/partition-00001.ckpt", toPath: dir.path + "/partition-00001.prev")
+        // holds 30, `.prev` 40.
+        try plantInPrevious(40, in: dir)
         let reopened = try CheckpointStore(directory: dir.path, partitionCount: 2)
         // The newer one is taken, and the journal is kept from the older one's offset.
         #expect(reopened.load(partition: 1).0 == checkpoint(40))
